@@ -1,0 +1,106 @@
+"""Shared fixtures. The real divisions and the holiday calendar are loaded once per test session into
+the test database; each test then runs in a transaction that is rolled back."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tongban.core.codes import make_uscc
+
+
+def load_reference_data():
+    from tongban.core.services import seed_holidays_from_chinesecalendar
+    from tongban.directory import services
+
+    services.load_divisions()
+    services.load_history()
+    services.reset_caches()
+    seed_holidays_from_chinesecalendar()
+    from tongban.core import workdays
+
+    workdays.invalidate()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        load_reference_data()
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """For transactional (live-server) tests, whose tables are flushed after each test."""
+    load_reference_data()
+
+
+_serial = [0]
+
+
+def make_department(region_code, name=None, kind="11"):
+    from tongban.directory.models import Department, Region
+
+    _serial[0] += 1
+    region = Region.objects.get(code=region_code)
+    serial = f"{_serial[0]:08d}"
+    return Department.objects.create(name=name or f"测试部门{_serial[0]}", region=region, credit_code=make_uscc(kind, region_code[:6], serial))
+
+
+def make_staff(username, role, region_code, department=None):
+    from tongban.directory.models import Membership, Region
+
+    user = get_user_model().objects.create_user(username=username, password="Tongban-test-2026", first_name=username)
+    Membership.objects.create(user=user, role=role, region=Region.objects.get(code=region_code), department=department)
+    TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    return user
+
+
+def verified_client(user):
+    """A test client whose session passed password and TOTP."""
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    device = TOTPDevice.objects.get(user=user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def staff_factory(db):
+    def factory(role, region_code, department=None, username=None):
+        _serial[0] += 1
+        user = make_staff(username or f"{role}_{region_code}_{_serial[0]}", role, region_code, department)
+        return user, verified_client(user)
+
+    return factory
+
+
+GUIDE_DEFAULTS = dict(
+    conditions="申请人符合法定条件", application_methods="网上申报；窗口申报", review_procedure="受理—审核—审批—办结",
+    statutory_limit_days=20, promised_limit_days=10, legal_basis="《中华人民共和国行政许可法》",
+)
+
+
+def make_item(name, basic_code, region_code="000000", item_type=None, publish=True, materials=("申请表", "身份证明")):
+    """An item with one version (published by default) and its materials; bypasses authorisation."""
+    from tongban.catalog.models import Item, ItemVersion, Material
+    from tongban.directory.models import Region
+
+    item = Item.objects.create(basic_code=basic_code, name=name, item_type=item_type or basic_code[2:4], region=Region.objects.get(code=region_code))
+    version = ItemVersion.objects.create(item=item, version_no=1, name=name, status=ItemVersion.PUBLISHED if publish else ItemVersion.DRAFT, **GUIDE_DEFAULTS)
+    for i, m in enumerate(materials, 1):
+        Material.objects.create(version=version, seq=i, name=m)
+    return item
+
+
+def make_implementation(item, department, region_code=None, level="4", modes=("online",), scopes=("cross_province",)):
+    from tongban.catalog.models import Implementation
+    from tongban.directory.models import Region
+
+    region = Region.objects.get(code=region_code) if region_code else department.region
+    return Implementation.objects.create(
+        item=item, department=department, region=region, level=level,
+        implementation_code=f"{department.credit_code}{level}{item.basic_code}",
+        statutory_limit_days=20, promised_limit_days=10, modes=list(modes), scopes=list(scopes), delivery_methods=["mail", "online"],
+    )

@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.db import models
+
+
+class HolidayYear(models.Model):
+    """A year whose State Council holiday arrangement is loaded. Without a row, dates of that year
+    are computed from weekends only and flagged with a warning."""
+
+    year = models.PositiveIntegerField("年份", unique=True)
+    source = models.CharField("来源", max_length=200, default="国务院办公厅节假日安排")
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        ordering = ["year"]
+        verbose_name = verbose_name_plural = "节假日年度"
+
+    def __str__(self):
+        return f"{self.year}年"
+
+
+class CalendarDay(models.Model):
+    """An exception to the Monday–Friday rule: a holiday on a weekday or a make-up working day (调休)."""
+
+    HOLIDAY, WORKDAY = "holiday", "workday"
+    KIND_CHOICES = [(HOLIDAY, "法定节假日（休息）"), (WORKDAY, "调休上班日")]
+
+    year = models.ForeignKey(HolidayYear, on_delete=models.CASCADE, related_name="days", verbose_name="年度")
+    date = models.DateField("日期", unique=True)
+    kind = models.CharField("类型", max_length=10, choices=KIND_CHOICES)
+    name = models.CharField("节日", max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = verbose_name_plural = "节假日与调休"
+
+    def __str__(self):
+        return f"{self.date} {self.get_kind_display()} {self.name}"
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("审计日志只能追加，不能修改")
+
+    def delete(self):
+        raise PermissionError("审计日志只能追加，不能删除")
+
+
+class AuditEntry(models.Model):
+    """Append-only record of what a person did to shared data (catalogue, directory, imports)."""
+
+    at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, verbose_name="操作人")
+    actor_name = models.CharField("操作人姓名", max_length=150, blank=True)
+    action = models.CharField("动作", max_length=60)
+    object_type = models.CharField("对象类型", max_length=60)
+    object_id = models.CharField("对象标识", max_length=64)
+    summary = models.TextField("摘要", blank=True)
+    data = models.JSONField("详情", default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = verbose_name_plural = "审计日志"
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("审计日志只能追加，不能修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("审计日志只能追加，不能删除")
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}#{self.object_id}"

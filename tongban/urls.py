@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from tongban.api import api
+from tongban.directory import auth_views
+
+admin.site.site_header = "通办平台管理"
+admin.site.site_title = "通办平台管理"
+admin.site.index_title = "管理首页"
+admin.site.login = auth_views.admin_login_redirect
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("staff/", include("tongban.directory.urls")),
+    path("", include("tongban.portal.urls")),
+]
+
+if settings.DEBUG:
+    from django.views.static import serve
+
+    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
