@@ -278,3 +278,35 @@ class ListEntry(models.Model):
 
     def __str__(self):
         return f"{self.seq}. {self.item_name}"
+
+
+class ImportBatch(models.Model):
+    """An uploaded spreadsheet: parsed and previewed first (every row problem listed), then applied
+    all-or-nothing. Applying twice is refused, so a retried confirmation imports once."""
+
+    TONGBAN_LIST, NATIONAL_LIST = "tongban_list", "national_list"
+    KIND_CHOICES = [(TONGBAN_LIST, "通办清单导入"), (NATIONAL_LIST, "国家清单比对")]
+    PREVIEWED, APPLIED, DISCARDED = "previewed", "applied", "discarded"
+    STATUS_CHOICES = [(PREVIEWED, "待确认"), (APPLIED, "已导入"), (DISCARDED, "已放弃")]
+
+    kind = models.CharField("类型", max_length=20, choices=KIND_CHOICES)
+    status = models.CharField("状态", max_length=12, choices=STATUS_CHOICES, default=PREVIEWED, editable=False)
+    file_name = models.CharField("文件名", max_length=255)
+    file_sha256 = models.CharField("文件SHA-256", max_length=64, db_index=True)
+    tongban_list = models.ForeignKey(TongbanList, null=True, blank=True, on_delete=models.CASCADE, related_name="imports", verbose_name="目标清单")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name="所属区划")
+    rows = models.JSONField("解析结果", default=list)
+    problems = models.JSONField("问题", default=list)
+    summary = models.JSONField("汇总", default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name="上传人")
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    applied_at = models.DateTimeField("导入时间", null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = verbose_name_plural = "导入批次"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.file_name}"

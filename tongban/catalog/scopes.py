@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from tongban.core.authz import register
 
-from .models import Implementation, Item, ItemVersion, ListEntry, Material, TongbanList
+from .models import ImportBatch, Implementation, Item, ItemVersion, ListEntry, Material, TongbanList
 
 EDIT = frozenset({"catalog_admin", "platform_admin"})
 STAFF = frozenset({"clerk", "approver", "catalog_admin", "supervisor", "platform_admin"})
@@ -19,3 +19,4 @@ register(
 register(TongbanList, region="region__path", read=STAFF, write=EDIT, public=lambda: Q(pk__isnull=False))
 register(ListEntry, region="tongban_list__region__path", department="responsible_department_id", read=STAFF, write=EDIT, public=lambda: Q(pk__isnull=False))
 register(Material, region="version__item__region__path", read=STAFF, write=EDIT, public=lambda: Q(version__status="published"))
+register(ImportBatch, region="region__path", read=EDIT, write=EDIT)
