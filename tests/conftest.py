@@ -104,3 +104,15 @@ def make_implementation(item, department, region_code=None, level="4", modes=("o
         implementation_code=f"{department.credit_code}{level}{item.basic_code}",
         statutory_limit_days=20, promised_limit_days=10, modes=list(modes), scopes=list(scopes), delivery_methods=["mail", "online"],
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Process-wide caches (working-day calendar, address codes) must not outlive a rolled-back test."""
+    from tongban.core import workdays
+    from tongban.directory import services
+
+    workdays.invalidate()
+    services.reset_caches()
+    yield
+    workdays.invalidate()

@@ -105,11 +105,13 @@ def _http_error(request, exc):
 def _register_routers():
     from tongban.catalog.api import router as catalog_router
     from tongban.catalog.api_lists import router as lists_router
+    from tongban.core.api import router as calendar_router
     from tongban.directory.api import router as directory_router
 
     api.add_router("/directory/", directory_router)
     api.add_router("/catalog/", catalog_router)
     api.add_router("/lists/", lists_router)
+    api.add_router("/calendar/", calendar_router)
 
 
 _register_routers()

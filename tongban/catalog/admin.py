@@ -1,1 +1,144 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from tongban.core import authz
+from tongban.core.admin_base import ScopedAdmin
+from tongban.core.errors import DomainError
+
 from . import admin_lists  # noqa: F401  (通办清单、导入、比对)
+from . import services
+from .models import Implementation, Item, ItemVersion, Material
+
+
+@admin.register(Item)
+class ItemAdmin(ScopedAdmin):
+    list_display = ["basic_code", "name", "item_type", "region", "competent_authority", "published"]
+    list_filter = ["item_type", "category"]
+    search_fields = ["basic_code", "name", "name_initials"]
+    autocomplete_fields = ["region"]
+
+    @admin.display(description="已发布版本")
+    def published(self, obj):
+        v = obj.versions.filter(status=ItemVersion.PUBLISHED).first()
+        return f"v{v.version_no}" if v else "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["basic_code"] if obj else []  # the code identifies the item everywhere; never reused
+
+    def service_save(self, request, obj, form, change):
+        if change:
+            services.save_item(request.user, obj)
+        else:
+            obj.pk = services.create_item(
+                request.user, basic_code=obj.basic_code, name=obj.name, item_type=obj.item_type, region=obj.region,
+                competent_authority=obj.competent_authority, category=obj.category,
+            ).pk
+
+
+class MaterialInline(admin.StackedInline):
+    model = Material
+    extra = 0
+    fields = [
+        ("seq", "name"), ("material_type", "form", "necessity"), "necessity_note", ("source", "source_note"),
+        ("paper_copies", "spec", "original_check"), ("blank_form", "sample"), "acceptance_standard", "fill_instructions", "basis",
+    ]
+
+    def _editable(self, request, obj):
+        return obj is not None and obj.status == ItemVersion.DRAFT and authz.can(request.user, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+@admin.register(ItemVersion)
+class ItemVersionAdmin(ScopedAdmin):
+    """Drafts are edited; published and retired versions are read-only (use 新建草稿 to change them)."""
+
+    list_display = ["name", "item_code", "version_no", "status", "published_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "item__basic_code"]
+    autocomplete_fields = ["item"]
+    inlines = [MaterialInline]
+    actions = ["make_draft", "publish_versions", "retire_versions"]
+    readonly_fields = ["status_badge"]
+    exclude = ["version_no"]
+
+    @admin.display(description="基本编码", ordering="item__basic_code")
+    def item_code(self, obj):
+        return obj.item.basic_code
+
+    @admin.display(description="状态")
+    def status_badge(self, obj):
+        return format_html("<strong>{}</strong>", obj.get_status_display()) if obj.pk else "草稿（新建）"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["status_badge", "item"] if obj else ["status_badge"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != ItemVersion.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def service_save(self, request, obj, form, change):
+        from .versioning import GUIDE_FIELDS
+
+        guide = {f: getattr(obj, f) for f in GUIDE_FIELDS}
+        if change:
+            services.update_draft(request.user, obj, **guide)
+        else:
+            draft = services.create_draft(request.user, obj.item, change_note=obj.change_note, **guide)
+            obj.pk, obj.version_no, obj.status = draft.pk, draft.version_no, draft.status
+            obj._state.adding = False
+
+    def save_formset(self, request, form, formset, change):
+        # Material rows go through the versioning service (draft-only, authorised, audited).
+        instances = formset.save(commit=False)
+        for material in formset.deleted_objects:
+            services.delete_material(request.user, material)
+        for material in instances:
+            material.version = form.instance
+            services.save_material(request.user, material)
+
+    def _run(self, request, queryset, fn, done):
+        ok = 0
+        for version in queryset:
+            try:
+                fn(request.user, version)
+                ok += 1
+            except (DomainError, authz.PermissionDenied) as exc:
+                messages.error(request, f"{version}：{exc.message}")
+        if ok:
+            messages.success(request, f"{done} {ok} 个版本")
+
+    @admin.action(description="基于所选版本新建草稿")
+    def make_draft(self, request, queryset):
+        self._run(request, queryset, lambda u, v: services.create_draft(u, v.item, based_on=v), "已新建草稿")
+
+    @admin.action(description="发布所选草稿（原发布版本自动废止）")
+    def publish_versions(self, request, queryset):
+        self._run(request, queryset, services.publish, "已发布")
+
+    @admin.action(description="废止所选已发布版本")
+    def retire_versions(self, request, queryset):
+        self._run(request, queryset, services.retire, "已废止")
+
+
+@admin.register(Implementation)
+class ImplementationAdmin(ScopedAdmin):
+    list_display = ["implementation_code", "item", "department", "region", "level", "promised_limit_days", "is_active"]
+    list_filter = ["level", "is_active"]
+    search_fields = ["implementation_code", "item__name", "department__name"]
+    autocomplete_fields = ["item", "department", "region", "partner_regions", "halls"]
+    list_select_related = ["item", "department", "region"]
+
+    def service_save(self, request, obj, form, change):
+        services.save_implementation(request.user, obj)

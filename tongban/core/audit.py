@@ -1,5 +1,4 @@
-"""Writing audit entries. Entries are written on their own connection-level savepoint-free path so
-that a rolled-back business transaction still leaves its attempt visible when asked (record_now)."""
+"""Writing and reading audit entries (append-only; see AuditEntry)."""
 
 from .masking import mask_text
 from .models import AuditEntry
@@ -17,3 +16,13 @@ def record(actor, action, obj=None, summary="", data=None, object_type=None, obj
         summary=mask_text(summary),
         data=data or {},
     )
+
+
+def visible_entries(qs, user):
+    """The one read filter of audit entries: platform administrators and supervisors see all,
+    everyone else only what they did themselves."""
+    from .authz import roles_of
+
+    if roles_of(user) & {"platform_admin", "supervisor"}:
+        return qs
+    return qs.filter(actor=user) if getattr(user, "is_authenticated", False) else qs.none()

@@ -58,6 +58,8 @@ def grants(user):
         cached = tuple(
             Membership.objects.filter(user=user, is_active=True).values_list("role", "region__path", "department_id")
         )
+        if user.is_superuser:  # the deployment's root account acts as a national platform administrator
+            cached += (("platform_admin", "000000/", None),)
         user._tongban_grants = cached
     return cached
 

@@ -43,7 +43,7 @@ def validate_uscc(code):
     bad = [c for c in code if c not in USCC_ALPHABET]
     if bad:
         raise CodeError(f"统一社会信用代码含有不允许的字符“{bad[0]}”（不使用I、O、S、V、Z）")
-    if not code[2:8].isdigit():
+    if not re.fullmatch(r"[0-9]{6}", code[2:8]):
         raise CodeError("统一社会信用代码第3至8位应为登记管理机关行政区划码")
     if uscc_check_char(code[:17]) != code[17]:
         raise CodeError("统一社会信用代码校验位不正确")
@@ -83,7 +83,7 @@ def validate_id_number(number, address_exists=None, today=None):
     """Validate structure, birth date and check character. `address_exists(code)` checks the
     address code against current and historical divisions (directory.services.address_code_exists)."""
     number = normalize(number)
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise CodeError("公民身份号码应为18位，前17位为数字，末位为数字或X")
     try:
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -104,7 +104,7 @@ def validate_id_number(number, address_exists=None, today=None):
 def validate_basic_code(code):
     """12 chars: 2 province code ('00' national) + 2 item type + 5 main item + 3 sub-item."""
     code = normalize(code)
-    if not re.fullmatch(r"\d{12}", code):
+    if not re.fullmatch(r"[0-9]{12}", code):
         raise CodeError("事项基本编码应为12位数字")
     if code[2:4] not in ITEM_TYPES:
         raise CodeError(f"事项基本编码第3至4位“{code[2:4]}”不是有效的事项类型代码")
@@ -139,6 +139,6 @@ def make_implementation_code(credit_code, level, basic_code):
 
 def validate_phone(phone):
     phone = (phone or "").strip().replace(" ", "").replace("-", "")
-    if re.fullmatch(r"1[3-9]\d{9}", phone) or re.fullmatch(r"0\d{9,11}", phone):
+    if re.fullmatch(r"1[3-9][0-9]{9}", phone) or re.fullmatch(r"0[0-9]{9,11}", phone):
         return phone
     raise CodeError("电话号码格式不正确（手机号为11位，固话含区号）")

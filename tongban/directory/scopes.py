@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from tongban.core.authz import register
 
-from .models import Department, Hall, Membership, Region, Window
+from .models import Department, Hall, Membership, Region, RegionHistory, Window
 
 ADMIN = frozenset({"platform_admin"})
 STAFF = frozenset({"clerk", "approver", "catalog_admin", "supervisor", "platform_admin"})
@@ -23,3 +23,4 @@ register(
     read=frozenset({"platform_admin", "supervisor"}), write=ADMIN,
     extra_read=lambda user: Q(user=user),
 )
+register(RegionHistory, region="code", public=lambda: Q(pk__isnull=False))  # public reference data, nobody edits it

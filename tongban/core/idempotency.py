@@ -1,0 +1,56 @@
+"""Idempotency keys for creating API calls: the first answer is stored with the key (in the same
+transaction as the change) and replayed for retries; the same key with a different body is a 422."""
+
+import functools
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+
+from .errors import DomainError
+from .models import IdempotencyRecord
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+
+
+def idempotent(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        key = request.META.get(HEADER, "").strip()
+        if not key:
+            return view(request, *args, **kwargs)
+        if len(key) > 100:
+            raise DomainError("Idempotency-Key 不能超过100个字符", status=422)
+        user = request.user if request.user.is_authenticated else None
+        method_path = f"{request.method} {request.path}"
+        digest = hashlib.sha256(request.body or b"").hexdigest()
+        found = IdempotencyRecord.objects.filter(key=key, user=user, method_path=method_path).first()
+        if found is not None:
+            return _replay(found, digest)
+        try:
+            with transaction.atomic():
+                result = view(request, *args, **kwargs)
+                status, body = (result if isinstance(result, tuple) else (200, result))
+                payload = json.loads(json.dumps(_dump(body), default=str))
+                IdempotencyRecord.objects.create(key=key, user=user, method_path=method_path, request_hash=digest, status=status, body=payload)
+        except IntegrityError:
+            # Two identical requests raced: the other one committed first; answer as it did.
+            found = IdempotencyRecord.objects.filter(key=key, user=user, method_path=method_path).first()
+            if found is None:
+                raise
+            return _replay(found, digest)
+        return result
+
+    return wrapper
+
+
+def _replay(record, digest):
+    if record.request_hash != digest:
+        raise DomainError("同一个 Idempotency-Key 已用于内容不同的请求，请更换新的键", status=422)
+    return record.status, record.body
+
+
+def _dump(body):
+    if hasattr(body, "model_dump"):
+        return body.model_dump(mode="json")
+    return body
