@@ -5,8 +5,10 @@ from tongban.core import authz
 from tongban.core.admin_base import ScopedAdmin
 from tongban.core.errors import DomainError
 
-from . import admin_lists  # noqa: F401  (通办清单、导入、比对)
-from . import services
+from . import (
+    admin_lists,  # noqa: F401  (通办清单、导入、比对)
+    services,
+)
 from .models import Implementation, Item, ItemVersion, Material
 
 

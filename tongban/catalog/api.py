@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from tongban.core import codes
 from tongban.core.api_common import Page, get_visible, page
@@ -265,7 +265,7 @@ def create_item(request, payload: ItemIn):
     codes.validate_basic_code(payload.basic_code)
     item = services.create_item(request.user, basic_code=payload.basic_code, name=payload.name, item_type=payload.item_type,
                                 region=_region(payload.region_code), competent_authority=payload.competent_authority, category=payload.category)
-    return 201, ItemOut.from_orm(item)
+    return Status(201, ItemOut.from_orm(item))
 
 
 @router.get("/items/{basic_code}/versions", response=list[VersionSummary], summary="事项的版本历史")
@@ -279,7 +279,7 @@ def list_versions(request, basic_code: str):
 def create_version(request, basic_code: str, payload: GuideIn):
     item = get_visible(Item.objects.all(), request.user, basic_code=basic_code.upper())
     draft = services.create_draft(request.user, item, change_note=payload.change_note, **payload.guide)
-    return 201, VersionOut.from_orm(draft)
+    return Status(201, VersionOut.from_orm(draft))
 
 
 @router.get("/versions/{int:version_id}", response=VersionOut, summary="版本（办事指南）详情，含申请材料")
@@ -311,14 +311,14 @@ def retire_version(request, version_id: int):
 def add_material(request, version_id: int, payload: MaterialIn):
     version = get_visible(ItemVersion.objects.all(), request.user, pk=version_id)
     material = services.save_material(request.user, Material(version=version, **payload.model_dump()))
-    return 201, MaterialOut.from_orm(material)
+    return Status(201, MaterialOut.from_orm(material))
 
 
 @router.delete("/materials/{int:material_id}", response={204: None}, auth=staff_auth, summary="删除草稿中的申请材料")
 def delete_material(request, material_id: int):
     material = get_visible(Material.objects.select_related("version"), request.user, pk=material_id)
     services.delete_material(request.user, material)
-    return 204, None
+    return Status(204, None)
 
 
 def _impl_qs():
@@ -371,7 +371,7 @@ def create_implementation(request, payload: ImplementationIn):
     )
     partners, halls = _apply_relations(request, impl, payload.partner_region_codes, payload.hall_ids)
     services.save_implementation(request.user, impl, partner_regions=partners, halls=halls)
-    return 201, ImplementationOut.from_orm(_impl_qs().get(pk=impl.pk))
+    return Status(201, ImplementationOut.from_orm(_impl_qs().get(pk=impl.pk)))
 
 
 @router.patch("/implementations/{implementation_code}", response=ImplementationOut, auth=staff_auth, summary="修改实施清单（目录管理员，限本辖区）")

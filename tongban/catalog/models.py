@@ -48,7 +48,7 @@ class Item(models.Model):
         return f"{self.name}（{self.basic_code}）"
 
     def save(self, *args, **kwargs):
-        from .pinyin import initials, full_pinyin
+        from .pinyin import full_pinyin, initials
 
         self.name_initials, self.name_pinyin = initials(self.name), full_pinyin(self.name)
         super().save(*args, **kwargs)

@@ -2,9 +2,8 @@
 from the same declaration, saves through the app's services (the admin never bypasses a rule)."""
 
 from django.contrib import admin
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError
 
 from . import authz
 from .errors import DomainError

@@ -6,6 +6,8 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from ninja import Status
 
 from .errors import DomainError
 from .models import IdempotencyRecord
@@ -30,7 +32,7 @@ def idempotent(view):
         try:
             with transaction.atomic():
                 result = view(request, *args, **kwargs)
-                status, body = (result if isinstance(result, tuple) else (200, result))
+                status, body = (result.status_code, result.value) if isinstance(result, Status) else (200, result)
                 payload = json.loads(json.dumps(_dump(body), default=str))
                 IdempotencyRecord.objects.create(key=key, user=user, method_path=method_path, request_hash=digest, status=status, body=payload)
         except IntegrityError:
@@ -47,7 +49,7 @@ def idempotent(view):
 def _replay(record, digest):
     if record.request_hash != digest:
         raise DomainError("同一个 Idempotency-Key 已用于内容不同的请求，请更换新的键", status=422)
-    return record.status, record.body
+    return HttpResponse(json.dumps(record.body, ensure_ascii=False), status=record.status, content_type="application/json")
 
 
 def _dump(body):

@@ -1,6 +1,6 @@
 """Directory API: regions, departments, halls and windows; code checks for forms."""
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from tongban.core import codes
 from tongban.core.api_common import Page, get_visible, page
@@ -156,7 +156,7 @@ def create_department(request, payload: DepartmentIn):
                       region=_region(payload.region_code), phone=payload.phone)
     codes.validate_uscc(dept.credit_code)
     services.save_scoped(request.user, dept)
-    return 201, DepartmentOut.from_orm(dept)
+    return Status(201, DepartmentOut.from_orm(dept))
 
 
 @router.patch("/departments/{int:department_id}", response=DepartmentOut, auth=staff_auth, summary="修改部门（平台管理员）")
@@ -191,7 +191,7 @@ def create_hall(request, payload: HallIn):
     if payload.opening_hours:
         hall.opening_hours = payload.opening_hours
     services.save_scoped(request.user, hall)
-    return 201, HallOut.from_orm(hall)
+    return Status(201, HallOut.from_orm(hall))
 
 
 @router.post("/halls/{int:hall_id}/windows", response={201: WindowOut}, auth=staff_auth, summary="新增窗口（平台管理员）")
@@ -200,7 +200,7 @@ def create_window(request, hall_id: int, payload: WindowIn):
     hall = get_visible(Hall.objects.all(), request.user, pk=hall_id)
     window = Window(hall=hall, number=payload.number.strip(), name=payload.name.strip(), kind=payload.kind)
     services.save_scoped(request.user, window)
-    return 201, WindowOut.from_orm(window)
+    return Status(201, WindowOut.from_orm(window))
 
 
 @router.get("/checks/id-number", response=CheckOut, summary="校验公民身份号码（含历史区划代码）")

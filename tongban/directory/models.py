@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from tongban.core.codes import CodeError, validate_phone, validate_uscc
 from tongban.core.authz import ScopedQuerySet
+from tongban.core.codes import CodeError, validate_phone, validate_uscc
 
 
 class Region(models.Model):
