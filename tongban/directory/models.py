@@ -61,7 +61,7 @@ class RegionHistory(models.Model):
     status = models.CharField("状态", max_length=10)
     start_year = models.PositiveIntegerField("启用年份", null=True)
     end_year = models.PositiveIntegerField("变更/弃用年份", null=True, blank=True)
-    new_code = models.CharField("新代码", max_length=80, blank=True)
+    new_code = models.TextField("新代码", blank=True, help_text="可能为多个代码")
 
     class Meta:
         ordering = ["code", "start_year"]
