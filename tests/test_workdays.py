@@ -53,6 +53,8 @@ def test_missing_year_is_flagged_not_guessed_silently():
 @pytest.mark.django_db
 def test_admin_adds_a_year():
     services.set_year(None, 2027, {D(2027, 1, 1): "元旦"}, {D(2027, 1, 9): "调休"})
+    with pytest.raises(ValueError, match="调休上班日应为周六或周日"):
+        services.set_year(None, 2027, {}, {D(2027, 1, 4): "x"})
     workdays.invalidate()
     assert workdays.is_workday(D(2027, 1, 9)).value is True
     assert workdays.is_workday(D(2027, 1, 9)).is_certain

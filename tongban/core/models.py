@@ -36,6 +36,16 @@ class CalendarDay(models.Model):
     def __str__(self):
         return f"{self.date} {self.get_kind_display()} {self.name}"
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.date and self.year_id and self.date.year != self.year.year:
+            raise ValidationError({"date": f"日期{self.date}不属于{self.year.year}年"})
+        if self.date and self.kind == self.HOLIDAY and self.date.weekday() >= 5:
+            raise ValidationError({"kind": "周末本来就休息，只需录入工作日上的节假日"})
+        if self.date and self.kind == self.WORKDAY and self.date.weekday() < 5:
+            raise ValidationError({"kind": "调休上班日应为周六或周日"})
+
 
 class AuditEntryQuerySet(models.QuerySet):
     def update(self, **kwargs):

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import audit
@@ -50,13 +51,18 @@ def set_year(actor, year, holidays, workdays, source="国务院办公厅通知")
     if not (2000 <= year <= 2040):
         raise ValueError("年份应在2000至2040之间")
     for d in list(holidays) + list(workdays):
-        if not isinstance(d, datetime.date) or d.year != year:
-            raise ValueError(f"日期{d}不属于{year}年")
+        if not isinstance(d, datetime.date):
+            raise ValueError(f"“{d}”不是日期")
     hy, _ = HolidayYear.objects.update_or_create(year=year, defaults={"source": source})
     hy.days.all().delete()
-    CalendarDay.objects.bulk_create(
-        [CalendarDay(year=hy, date=d, kind=CalendarDay.HOLIDAY, name=n) for d, n in holidays.items()]
-        + [CalendarDay(year=hy, date=d, kind=CalendarDay.WORKDAY, name=n) for d, n in workdays.items()]
-    )
+    days = [CalendarDay(year=hy, date=d, kind=CalendarDay.HOLIDAY, name=n) for d, n in holidays.items()]
+    days += [CalendarDay(year=hy, date=d, kind=CalendarDay.WORKDAY, name=n) for d, n in workdays.items()]
+    for day in days:  # the same rules the admin form applies (CalendarDay.clean)
+        try:
+            day.full_clean(exclude=["year"])
+            day.clean()
+        except ValidationError as exc:
+            raise ValueError("；".join(exc.messages)) from None
+    CalendarDay.objects.bulk_create(days)
     audit.record(actor, "calendar.set_year", hy, f"录入{year}年节假日安排")
     return hy
