@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from tongban.core.authz import register
 
-from .models import ImportBatch, Implementation, Item, ItemVersion, ListEntry, Material, TongbanList
+from .models import Implementation, ImportBatch, Item, ItemVersion, ListEntry, Material, TongbanList
 
 EDIT = frozenset({"catalog_admin", "platform_admin"})
 STAFF = frozenset({"clerk", "approver", "catalog_admin", "supervisor", "platform_admin"})
