@@ -21,8 +21,9 @@ ensure_venv() {  # $1: requirements file
     local py; py="$(find_python)"
     echo "==> 准备虚拟环境（$("$py" --version)）"
     [ -x .venv/bin/python ] || "$py" -m venv .venv
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+    # This kind of machine's pip configuration names local mirrors that may be absent: drop those warnings only.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
     echo "$want" > "$stamp"
   fi
 }

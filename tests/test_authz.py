@@ -89,6 +89,7 @@ def test_drafts_of_other_regions_are_invisible_on_every_read_path(world):
     assert c.get(f"/api/v1/catalog/items/{draft_item.basic_code}").status_code == 404
     assert anon.get(f"/api/v1/catalog/items/{draft_item.basic_code}").status_code == 404
     assert "台州市级草稿事项" not in c.get("/admin/catalog/item/").content.decode()
+    assert "台州市级草稿事项" not in c.get("/admin/catalog/item/?jurisdiction=all").content.decode()
     assert c.get(f"/admin/catalog/item/{draft_item.pk}/change/").status_code in (302, 403, 404)
     assert not search_implementations("台州市级草稿").results
     assert anon.get("/api/v1/catalog/search", {"q": "草稿"}).json()["total"] == 0
@@ -140,3 +141,12 @@ def test_login_needs_password_and_totp_and_locks_out(db, settings):
     r = bad.post("/staff/login/", {"username": "clerk_login", "password": "Tongban-test-2026", "token": token})
     assert r.status_code == 429 and "锁定" in r.content.decode()
     assert get_user_model().objects.get(username="clerk_login").is_active
+
+
+@pytest.mark.django_db
+def test_admin_lists_own_jurisdiction_first(world):
+    c = world["client"]
+    mine = c.get("/admin/catalog/implementation/").content.decode()
+    assert world["own"].implementation_code in mine and world["other"].implementation_code not in mine
+    everything = c.get("/admin/catalog/implementation/?jurisdiction=all").content.decode()
+    assert world["own"].implementation_code in everything and world["other"].implementation_code in everything  # published: public

@@ -36,6 +36,27 @@ class ScopedFormMixin:
                 self.add_error(None, exc.message)
 
 
+class JurisdictionFilter(admin.SimpleListFilter):
+    """Managers first see what they may change; published data of other regions is one click away.
+    Both choices are the model's own authorisation filter (write or read), never a rule of their own."""
+
+    title = "管辖范围"
+    parameter_name = "jurisdiction"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "本辖区（可修改）"), ("all", "全部可见")]
+
+    def choices(self, changelist):
+        value = self.value() or "mine"
+        for lookup, title in self.lookup_choices:
+            yield {"selected": value == lookup, "query_string": changelist.get_query_string({self.parameter_name: lookup}), "display": title}
+
+    def queryset(self, request, queryset):
+        if (self.value() or "mine") == "mine" and authz.roles_of(request.user) & authz.scope_for(queryset.model).write:
+            return authz.filter_queryset(queryset, request.user, authz.WRITE)
+        return queryset
+
+
 class ScopedAdmin(admin.ModelAdmin):
     """Base ModelAdmin: `service_save(request, obj, form, change)` does the actual write."""
 
@@ -47,6 +68,9 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return authz.filter_queryset(super().get_queryset(request), request.user, authz.READ)
+
+    def get_list_filter(self, request):
+        return [JurisdictionFilter, *super().get_list_filter(request)]
 
     def _writer(self, request):
         return bool(authz.roles_of(request.user) & self._scope().write)

@@ -65,14 +65,27 @@ def staff_login(request):
                 return redirect(next_url)
     status = 400 if request.method == "POST" else 200
     demo = demo_accounts() if settings.DEBUG else []
-    return render(request, "directory/login.html", {"form": form, "error": error, "next": next_url, "demo": demo}, status=status)
+    context = {"form": form, "error": error, "next": next_url, "demo": demo, "demo_password": _demo_password() if demo else ""}
+    return render(request, "directory/login.html", context, status=status)
 
 
 def demo_accounts():
     from django.contrib.auth import get_user_model
 
-    users = get_user_model().objects.filter(username__startswith="demo_", is_active=True).order_by("username")
-    return [{"username": u.username, "name": u.get_full_name(), "token": demo_token(u)} for u in users]
+    users = get_user_model().objects.filter(username__startswith="demo_", is_active=True).order_by("username").prefetch_related("memberships__region")
+    return [
+        {
+            "username": u.username, "name": u.get_full_name(), "token": demo_token(u),
+            "roles": "；".join(f"{m.get_role_display()}·{m.region.name}" for m in u.memberships.all() if m.is_active),
+        }
+        for u in users
+    ]
+
+
+def _demo_password():
+    from tongban.demo.places import PASSWORD  # the demo loader's published password, shown only on a DEBUG demo
+
+    return PASSWORD
 
 
 def staff_logout(request):
