@@ -68,14 +68,41 @@ def test_version_api_flow(staff_factory):
     vid = r.json()["id"]
     assert r.json()["guide"]["promised_limit_days"] == 3 and len(r.json()["materials"]) == 2
     r = client.patch(f"/api/v1/catalog/versions/{vid}", {"guide": {"promised_limit_days": 99}}, content_type="application/json")
-    assert r.status_code == 422 and "承诺" not in r.json()["detail"] or r.status_code in (200, 422)
+    assert r.status_code == 422 and "承诺办结时限不能长于法定办结时限" in r.json()["detail"]
+    assert ItemVersion.objects.get(pk=vid).promised_limit_days == 3
     r = client.post(f"/api/v1/catalog/versions/{vid}/publish")
     assert r.status_code == 200 and r.json()["status"] == "published"
     r = client.post(f"/api/v1/catalog/versions/{vid}/publish")
     assert r.status_code == 409 and "草稿" in r.json()["detail"]
-    r = client.patch(f"/api/v1/catalog/versions/{vid}", {"guide": {"conditions": "改"}}, content_type="application/json")
-    assert r.status_code == 409
+    # editing the published version makes a new draft; the published text stays as it was
+    r = client.patch(f"/api/v1/catalog/versions/{vid}", {"guide": {"conditions": "改"}, "change_note": "改条件"}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["status"] == "draft" and r.json()["id"] != vid
+    assert r.json()["guide"]["conditions"] == "改" and r.json()["guide"]["promised_limit_days"] == 3
+    assert ItemVersion.objects.get(pk=vid).conditions != "改"
+    # a second edit of the published version continues the same open draft
+    r2 = client.patch(f"/api/v1/catalog/versions/{vid}", {"guide": {"fee_standard": "不收费"}}, content_type="application/json")
+    assert r2.json()["id"] == r.json()["id"]
     r = client.patch(f"/api/v1/catalog/versions/{vid}", {"guide": {"no_such_field": 1}}, content_type="application/json")
     assert r.status_code in (400, 409)
     history = client.get(f"/api/v1/catalog/items/{item.basic_code}/versions").json()
-    assert [v["status"] for v in history] == ["published", "retired"]
+    assert [v["status"] for v in history] == ["draft", "published", "retired"]
+    retired_id = history[2]["id"]
+    r = client.patch(f"/api/v1/catalog/versions/{retired_id}", {"guide": {"conditions": "x"}}, content_type="application/json")
+    assert r.status_code == 409 and "废止" in r.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_admin_new_draft_from_published(staff_factory):
+    user, client = staff_factory("catalog_admin", "000000")
+    item = make_item("户口迁移", "002000100000")
+    published = item.versions.get()
+    page = client.get(f"/admin/catalog/itemversion/{published.pk}/change/")
+    assert page.status_code == 200 and "基于此版本新建草稿" in page.content.decode()
+    r = client.post(f"/admin/catalog/itemversion/{published.pk}/new-draft/")
+    draft = item.versions.get(status=ItemVersion.DRAFT)
+    assert r.status_code == 302 and r["Location"].endswith(f"/{draft.pk}/change/")
+    assert draft.based_on_id == published.pk and draft.materials.count() == 2
+    # a county administrator may not draft a national item
+    _u, county = staff_factory("catalog_admin", "371327")
+    county.post(f"/admin/catalog/itemversion/{published.pk}/new-draft/")
+    assert item.versions.filter(status=ItemVersion.DRAFT).count() == 1

@@ -90,6 +90,32 @@ class ItemVersionAdmin(ScopedAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:pk>/new-draft/", self.admin_site.admin_view(self.new_draft_view), name="catalog_itemversion_new_draft"), *super().get_urls()]
+
+    def new_draft_view(self, request, pk):
+        from django.http import HttpResponseNotAllowed
+        from django.shortcuts import redirect
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        version = self.get_object(request, str(pk))
+        if version is None:
+            return redirect("admin:catalog_itemversion_changelist")
+        try:
+            draft = services.edit(request.user, version)
+        except (DomainError, authz.PermissionDenied) as exc:
+            messages.error(request, exc.message)
+            return redirect("admin:catalog_itemversion_change", pk)
+        messages.success(request, f"已新建草稿 v{draft.version_no}，修改后请发布")
+        return redirect("admin:catalog_itemversion_change", draft.pk)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_draft"] = obj is not None and authz.can(request.user, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def service_save(self, request, obj, form, change):
         from .versioning import GUIDE_FIELDS
 

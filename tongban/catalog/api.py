@@ -287,13 +287,11 @@ def get_version(request, version_id: int):
     return get_visible(ItemVersion.objects.select_related("item"), request.user, pk=version_id)
 
 
-@router.patch("/versions/{int:version_id}", response=VersionOut, auth=staff_auth, summary="修改草稿")
+@router.patch("/versions/{int:version_id}", response=VersionOut, auth=staff_auth,
+              summary="修改办事指南：草稿直接修改；修改已发布版本时生成新草稿（返回该草稿）")
 def update_version(request, version_id: int, payload: GuideIn):
     version = get_visible(ItemVersion.objects.all(), request.user, pk=version_id)
-    guide = dict(payload.guide)
-    if payload.change_note:
-        version.change_note = payload.change_note
-    return services.update_draft(request.user, version, **guide)
+    return services.edit(request.user, version, change_note=payload.change_note, **payload.guide)
 
 
 @router.post("/versions/{int:version_id}/publish", response=VersionOut, auth=staff_auth, summary="发布草稿（原发布版本自动废止）")

@@ -127,6 +127,10 @@ class ItemVersion(models.Model):
     def is_editable(self):
         return self.status == self.DRAFT
 
+    def clean(self):
+        if self.promised_limit_days is not None and self.statutory_limit_days is not None and self.promised_limit_days > self.statutory_limit_days:
+            raise ValidationError({"promised_limit_days": "承诺办结时限不能长于法定办结时限"})
+
 
 class Material(models.Model):
     """申请材料 of an item version, with templates (申报模板 / 零基础模板) and acceptance standard."""

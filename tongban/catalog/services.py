@@ -7,10 +7,10 @@ from tongban.core.authz import ensure_can, ensure_can_change
 
 from .lists import create_list, delete_entry, delete_list, save_entry, save_list
 from .models import Implementation, Item
-from .versioning import create_draft, delete_material, publish, retire, save_material, update_draft
+from .versioning import create_draft, delete_material, edit, publish, retire, save_material, update_draft
 
 __all__ = [
-    "create_item", "save_item", "save_implementation", "create_draft", "update_draft", "publish", "retire",
+    "create_item", "save_item", "save_implementation", "create_draft", "update_draft", "edit", "publish", "retire",
     "save_material", "delete_material", "create_list", "save_list", "delete_list", "save_entry", "delete_entry",
 ]
 

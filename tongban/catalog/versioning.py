@@ -70,6 +70,26 @@ def update_draft(actor, version, **guide):
 
 
 @transaction.atomic
+def edit(actor, version, change_note="", **guide):
+    """Edit a guide: a draft changes in place; a published version is never rewritten — the edit becomes
+    a new draft based on it (history kept, the published text stays online until the draft is published).
+    Returns the version that holds the edit."""
+    version = _locked_version(version)
+    if version.status == ItemVersion.DRAFT:
+        if change_note:
+            version.change_note = change_note
+        return update_draft(actor, version, **guide)
+    if version.status == ItemVersion.PUBLISHED:
+        pending = version.item.versions.filter(status=ItemVersion.DRAFT, based_on=version).order_by("-version_no").first()
+        if pending is not None:  # one open draft per published version: keep editing it
+            if change_note:
+                pending.change_note = change_note
+            return update_draft(actor, pending, **guide)
+        return create_draft(actor, version.item, based_on=version, change_note=change_note, **guide)
+    raise Conflict("已废止的版本不能修改；请基于已发布版本新建草稿")
+
+
+@transaction.atomic
 def publish(actor, version):
     """Publish a draft; the previously published version is retired in the same transaction."""
     Item.objects.select_for_update().get(pk=version.item_id)
