@@ -109,10 +109,14 @@ def make_implementation(item, department, region_code=None, level="4", modes=("o
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Process-wide caches (working-day calendar, address codes) must not outlive a rolled-back test."""
+    from django.core.cache import cache
+
     from tongban.core import workdays
     from tongban.directory import services
 
     workdays.invalidate()
     services.reset_caches()
+    cache.clear()
     yield
     workdays.invalidate()
+    cache.clear()

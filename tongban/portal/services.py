@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.db.models import Count, Q
 
 from tongban.catalog.choices import APPLICANT_TYPES, MODE_LABELS, SCOPE_LABELS
@@ -221,19 +223,44 @@ def pagination(listing, base_path):
 # --- home --------------------------------------------------------------------------------------
 
 
-def flag_counts(user):
-    """How many public implementations each scope and mode has (one aggregate query)."""
-    qs = public(Implementation.objects.all(), user)
-    aggregates = {f"scope_{k}": Count("id", filter=Q(scopes__has=k)) for k in SCOPE_LABELS}
-    aggregates.update({f"mode_{k}": Count("id", filter=Q(modes__has=k)) for k in MODE_LABELS})
-    return qs.aggregate(**aggregates)
+# The home page figures describe what any applicant can find, so they are computed for the public and
+# cached briefly: aggregating a province's implementations on every visit costs more than a page may.
+HOME_CACHE_SECONDS = 300
+_ANONYMOUS = AnonymousUser()
 
 
-def frequent_items(user, limit=8):
-    """Items implemented in the most places: a fair proxy for what applicants look for."""
-    impls = public(Implementation.objects.all(), user)
-    qs = public(Item.objects.filter(pk__in=impls.values("item_id")), user)
-    return list(qs.annotate(n=Count("implementations", filter=Q(implementations__is_active=True))).order_by("-n", "name")[:limit])
+def _home_cache_key(name):
+    return f"portal:home:{name}:{cache.get_or_set('portal:home:generation', 0)}"
+
+
+def invalidate_home_figures(**_kwargs):
+    try:
+        cache.incr("portal:home:generation")
+    except ValueError:
+        cache.set("portal:home:generation", 1)
+
+
+def flag_counts():
+    """How many public implementations each scope and mode has (one aggregate query, cached)."""
+
+    def compute():
+        qs = public(Implementation.objects.all(), _ANONYMOUS)
+        aggregates = {f"scope_{k}": Count("id", filter=Q(scopes__has=k)) for k in SCOPE_LABELS}
+        aggregates.update({f"mode_{k}": Count("id", filter=Q(modes__has=k)) for k in MODE_LABELS})
+        return qs.aggregate(**aggregates)
+
+    return cache.get_or_set(_home_cache_key("flags"), compute, HOME_CACHE_SECONDS)
+
+
+def frequent_items(limit=8):
+    """Items implemented in the most places: a fair proxy for what applicants look for (cached)."""
+
+    def compute():
+        impls = public(Implementation.objects.all(), _ANONYMOUS)
+        qs = public(Item.objects.filter(pk__in=impls.values("item_id")), _ANONYMOUS)
+        return list(qs.annotate(n=Count("implementations", filter=Q(implementations__is_active=True))).order_by("-n", "name")[:limit])
+
+    return cache.get_or_set(_home_cache_key(f"frequent:{limit}"), compute, HOME_CACHE_SECONDS)
 
 
 # --- 通办 lists --------------------------------------------------------------------------------

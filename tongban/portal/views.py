@@ -40,14 +40,14 @@ def _tiles(counts):
 
 @require_GET
 def home(request):
-    scopes, modes = _tiles(services.flag_counts(request.user))
+    scopes, modes = _tiles(services.flag_counts())
     return render(
         request,
         "portal/home.html",
         {
             "scope_tiles": scopes,
             "mode_tiles": modes,
-            "frequent": services.frequent_items(request.user),
+            "frequent": services.frequent_items(),
             "lists": services.tongban_lists(request.user, limit=6),
         },
     )
