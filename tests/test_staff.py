@@ -19,3 +19,52 @@ def test_create_staff_command(capsys):
         call_command("create_staff", "wang", "--name", "王", "--role", "clerk", "--region", "999999")
     with pytest.raises(CommandError, match="角色"):
         call_command("create_staff", "zhao", "--name", "赵", "--role", "king", "--region", "371327")
+
+
+@pytest.mark.django_db
+def test_admin_creates_staff_within_jurisdiction_only(staff_factory):
+    from django.contrib.auth import get_user_model
+
+    _admin, client = staff_factory("platform_admin", "371300")  # 临沂市 platform administrator
+    assert "新建工作人员" in client.get("/admin/directory/membership/").content.decode()
+    r = client.post("/admin/directory/membership/new-staff/", {"username": "zhang_clerk", "full_name": "张敏", "role": "clerk", "region_code": "371327"})
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "初始密码" in body and "<svg" in body and "otpauth://totp/" in body
+    assert "no-store" in r["Cache-Control"]
+    assert Membership.objects.get(user__username="zhang_clerk").region.code == "371327"
+    # outside 临沂: refused with a clear message, nothing created
+    r = client.post("/admin/directory/membership/new-staff/", {"username": "out_of_area", "full_name": "王", "role": "clerk", "region_code": "150602"})
+    assert r.status_code == 400 and "管辖区划" in r.content.decode()
+    assert not get_user_model().objects.filter(username="out_of_area").exists()
+    r = client.post("/admin/directory/membership/new-staff/", {"username": "bad_region", "full_name": "王", "role": "clerk", "region_code": "12"})
+    assert r.status_code == 400 and "区划代码" in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_catalog_admin_cannot_create_staff(staff_factory):
+    _u, client = staff_factory("catalog_admin", "371327")
+    assert client.get("/admin/directory/membership/new-staff/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_reset_totp_only_inside_jurisdiction(staff_factory):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.conftest import make_staff
+
+    _admin, client = staff_factory("platform_admin", "371300")
+    local = make_staff("local_clerk", "clerk", "371327")
+    remote = make_staff("remote_clerk", "clerk", "150602")
+    old_key = TOTPDevice.objects.get(user=local).key
+    m = Membership.objects.get(user=local)
+    r = client.post("/admin/directory/membership/", {"action": "reset_totp", "_selected_action": [m.pk]})
+    assert r.status_code == 200 and "<svg" in r.content.decode()
+    assert TOTPDevice.objects.get(user=local).key != old_key
+    remote_key = TOTPDevice.objects.get(user=remote).key
+    from tongban.core.authz import PermissionDenied
+    from tongban.directory.staff import reset_totp
+
+    with pytest.raises(PermissionDenied):
+        reset_totp(_admin, remote)
+    assert TOTPDevice.objects.get(user=remote).key == remote_key
