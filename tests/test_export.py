@@ -143,3 +143,18 @@ def test_catalog_export_matches_back_as_national_list(catalogue, staff_factory):
     content = exporting.export_catalog(None)
     batch = matching.match_national_list(user, Region.objects.get(code="370000"), file_name="catalog.xlsx", data=content)
     assert batch.summary["matched"] == 2 and all(r["matched_by"] == "code" for r in batch.rows)
+
+
+@pytest.mark.django_db
+def test_catalog_export_refuses_an_oversized_range(client, monkeypatch):
+    from tests.conftest import make_department, make_implementation, make_item
+    from tongban.catalog import exporting
+
+    item = make_item("户口迁移", "002000100000")
+    make_implementation(item, make_department("371327", "莒南县公安局"))
+    make_implementation(item, make_department("150602", "东胜区公安局"))
+    monkeypatch.setattr(exporting, "EXPORT_MAX_ROWS", 1)
+    r = client.get("/api/v1/lists/catalog/export")
+    assert r.status_code == 422 and "缩小范围" in r.json()["detail"]
+    r = client.get("/api/v1/lists/catalog/export", {"region_code": "371327"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxmlformats")

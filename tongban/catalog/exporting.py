@@ -14,7 +14,7 @@ from openpyxl.worksheet.cell_range import CellRange
 
 from tongban.core.authz import READ, filter_queryset
 from tongban.core.codes import ITEM_TYPES, LEVELS
-from tongban.core.errors import NotFound
+from tongban.core.errors import DomainError, NotFound
 
 from .models import Implementation, ListEntry, TongbanList
 
@@ -141,8 +141,13 @@ def catalog_queryset(actor, region=None, include_unpublished=False):
     return filter_queryset(qs, actor, READ)
 
 
+EXPORT_MAX_ROWS = 50_000  # ≈10 s of spreadsheet writing; a national export is a job for the data exchange, not a download
+
+
 def export_catalog(actor, region=None, include_unpublished=False):
     """The implementation catalogue visible to the actor as .xlsx bytes."""
+    if catalog_queryset(actor, region, include_unpublished).order_by()[: EXPORT_MAX_ROWS + 1].count() > EXPORT_MAX_ROWS:
+        raise DomainError(f"导出范围超过{EXPORT_MAX_ROWS:,}条实施清单，请选择省、市或县区划缩小范围后再导出", status=422)
     wb = Workbook(write_only=True)
     ws = _sheet(wb, "事项实施清单", CATALOG_WIDTHS)
     where = region.name if region is not None and region.parent_id else "全国"
