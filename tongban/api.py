@@ -3,17 +3,21 @@ and turns domain errors into clear Chinese 4xx answers."""
 
 import json
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import BaseRenderer
 
+from tongban.core.api_input import StrictParser
 from tongban.core.authz import PermissionDenied
 from tongban.core.codes import CodeError
 from tongban.core.errors import DomainError, error_messages
+from tongban.directory.api_auth import CSRF_FAILED
 
 
 class UTF8JSONRenderer(BaseRenderer):
@@ -30,6 +34,7 @@ api = NinjaAPI(
     version="1",
     description="跨省通办、全省通办、全市通办与高效办成一件事平台接口。公开接口无需登录；管理接口需工作人员登录（密码+动态口令）。",
     renderer=UTF8JSONRenderer(),
+    parser=StrictParser(),
     urls_namespace="api",
 )
 
@@ -57,6 +62,14 @@ def _translate_pydantic(err):
         "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）", "date_parsing": "应为日期（YYYY-MM-DD）",
         "literal_error": "不是允许的取值", "enum": "不是允许的取值", "greater_than_equal": "过小", "less_than_equal": "过大",
         "decimal_parsing": "应为数字", "bool_parsing": "应为是或否", "list_type": "应为列表", "json_invalid": "不是有效的JSON",
+        "int_type": "应为整数", "int_from_float": "应为整数", "string_type": "应为文字（字符串）", "bool_type": "应为是或否（true/false）",
+        "decimal_type": "应为数字", "decimal_max_digits": "位数过多", "decimal_max_places": "小数位数过多",
+        "decimal_whole_digits": "整数位数过多", "date_type": "应为日期（YYYY-MM-DD）", "dict_type": "应为对象（JSON对象）",
+        "model_type": "应为对象（JSON对象）", "model_attributes_type": "应为对象（JSON对象）", "too_short": "条目过少",
+        "too_long": "条目过多", "greater_than": "过小", "less_than": "过大", "string_pattern_mismatch": "格式不正确",
+        "finite_number": "应为有限的数字", "float_parsing": "应为数字", "float_type": "应为数字",
+        "int_parsing_size": "数值过大", "extra_forbidden": "不是可识别的字段（请核对字段名）",
+        "date_from_datetime_inexact": "应为日期（YYYY-MM-DD）", "string_unicode": "应为文字（字符串）",
     }
     return table.get(kind, "格式不正确")
 
@@ -97,9 +110,35 @@ def _conflict(request, exc):
     return _error(request, 409, "数据与已有记录冲突（可能重复提交或编码已存在），未作任何修改")
 
 
+# django-ninja's own messages (body parsing, default CSRF check) are English; answer them in Chinese.
+_NINJA_MESSAGES = {
+    "Cannot parse request body": "请求内容无法解析：请提交有效的JSON（Content-Type: application/json）",
+    "CSRF check Failed": CSRF_FAILED,
+}
+
+
 @api.exception_handler(HttpError)
 def _http_error(request, exc):
-    return _error(request, exc.status_code, str(exc))
+    message = str(exc)
+    if isinstance(exc.__cause__, DomainError):  # ninja wraps any error of the body parser as "Cannot parse request body"
+        return _domain_error(request, exc.__cause__)
+    for english, chinese in _NINJA_MESSAGES.items():
+        if message.startswith(english):
+            message = chinese
+            break
+    return _error(request, exc.status_code, message)
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request, exc):
+    return _error(request, 400, "上传内容格式不正确（multipart/form-data 缺少或带有无效的 boundary），请重新选择文件上传")
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, exc):
+    if isinstance(exc, RequestDataTooBig):
+        return _error(request, 413, "提交的数据过大，请拆分后再提交")
+    return _error(request, 400, "请求格式不正确（字段或文件过多，或请求不合规），未作任何修改")
 
 
 def _register_routers():

@@ -2,11 +2,14 @@
 
 import datetime
 from decimal import Decimal
+from typing import Literal
 
+from django.db import models
 from ninja import Field, Router, Schema, Status
+from pydantic import ConfigDict, create_model
 
 from tongban.core import codes
-from tongban.core.api_common import Page, get_visible, page
+from tongban.core.api_common import Omittable, Page, get_visible, page
 from tongban.core.authz import filter_queryset
 from tongban.core.errors import DomainError
 from tongban.core.idempotency import idempotent
@@ -115,11 +118,42 @@ class VersionOut(VersionSummary):
         return list(obj.materials.all())
 
 
+def _guide_field(model_field):
+    """The API type of one 办事指南 field, from the model: text with its length limit, a choice code,
+    a yes/no, or a number of working days (0–3650, as for implementations)."""
+    kwargs = {"description": str(model_field.verbose_name) + (f"（{model_field.help_text}）" if model_field.help_text else "")}
+    if model_field.choices:
+        return Literal[tuple(value for value, _label in model_field.choices)], Omittable(**kwargs)
+    if isinstance(model_field, models.BooleanField):
+        return bool, Omittable(**kwargs)
+    if isinstance(model_field, models.IntegerField):
+        return int, Omittable(ge=0, le=3650, **kwargs)
+    if model_field.max_length:
+        kwargs["max_length"] = model_field.max_length
+    return str, Omittable(**kwargs)
+
+
+class _StrictSchema(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Every field of GUIDE_FIELDS except the result sample, a file that is uploaded in the admin.
+GuideFields = create_model(
+    "GuideFields",
+    __base__=_StrictSchema,
+    __doc__="办事指南字段；只需提交要修改的字段，不得为null。",
+    **{name: _guide_field(ItemVersion._meta.get_field(name)) for name in GUIDE_FIELDS if name != "result_sample"},
+)
+
+
 class GuideIn(Schema):
     """Any 办事指南 field of ItemVersion (see the admin for labels); omitted fields are copied from the published version."""
 
-    change_note: str = ""
-    guide: dict = Field(default_factory=dict, description="办事指南字段，如 conditions、application_methods、statutory_limit_days …")
+    change_note: str = Field("", max_length=300)
+    guide: GuideFields = Field(default_factory=GuideFields, description="办事指南字段，如 conditions、application_methods、statutory_limit_days …")
+
+    def guide_values(self):
+        return self.guide.model_dump(exclude_unset=True)
 
 
 class ImplementationOut(Schema):
@@ -192,21 +226,23 @@ class ImplementationIn(Schema):
 
 
 class ImplementationPatch(Schema):
-    statutory_limit_days: int | None = Field(None, ge=0, le=3650)
-    promised_limit_days: int | None = Field(None, ge=0, le=3650)
-    fee_amount: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
-    fee_note: str | None = None
-    delivery_methods: list[str] | None = None
-    visits_needed: int | None = Field(None, ge=0, le=20)
-    presence_required: bool | None = None
-    presence_basis: str | None = None
-    modes: list[str] | None = None
-    scopes: list[str] | None = None
-    partner_region_codes: list[str] | None = None
-    hall_ids: list[int] | None = None
-    is_active: bool | None = None
-    region_code: str | None = None
-    department_id: int | None = None
+    """只修改提交的字段；提交的字段不得为null（不修改的字段请不要提交）。"""
+
+    statutory_limit_days: int = Omittable(ge=0, le=3650)
+    promised_limit_days: int = Omittable(ge=0, le=3650)
+    fee_amount: Decimal = Omittable(ge=0, max_digits=12, decimal_places=2)
+    fee_note: str = Omittable()
+    delivery_methods: list[str] = Omittable()
+    visits_needed: int = Omittable(ge=0, le=20)
+    presence_required: bool = Omittable()
+    presence_basis: str = Omittable()
+    modes: list[str] = Omittable()
+    scopes: list[str] = Omittable()
+    partner_region_codes: list[str] = Omittable()
+    hall_ids: list[int] = Omittable()
+    is_active: bool = Omittable()
+    region_code: str = Omittable()
+    department_id: int = Omittable()
 
 
 class SearchHit(Schema):
@@ -235,6 +271,13 @@ def _region(code):
     if region is None:
         raise DomainError(f"区划代码“{code}”不存在", status=422)
     return region
+
+
+def _department(department_id):
+    department = Department.objects.filter(pk=department_id).first()
+    if department is None:
+        raise DomainError(f"实施主体部门（ID {department_id}）不存在", status=422)
+    return department
 
 
 def _flag_names(field_name, names):
@@ -278,7 +321,7 @@ def list_versions(request, basic_code: str):
 @idempotent
 def create_version(request, basic_code: str, payload: GuideIn):
     item = get_visible(Item.objects.all(), request.user, basic_code=basic_code.upper())
-    draft = services.create_draft(request.user, item, change_note=payload.change_note, **payload.guide)
+    draft = services.create_draft(request.user, item, change_note=payload.change_note, **payload.guide_values())
     return Status(201, VersionOut.from_orm(draft))
 
 
@@ -291,7 +334,7 @@ def get_version(request, version_id: int):
               summary="修改办事指南：草稿直接修改；修改已发布版本时生成新草稿（返回该草稿）")
 def update_version(request, version_id: int, payload: GuideIn):
     version = get_visible(ItemVersion.objects.all(), request.user, pk=version_id)
-    return services.edit(request.user, version, change_note=payload.change_note, **payload.guide)
+    return services.edit(request.user, version, change_note=payload.change_note, **payload.guide_values())
 
 
 @router.post("/versions/{int:version_id}/publish", response=VersionOut, auth=staff_auth, summary="发布草稿（原发布版本自动废止）")
@@ -355,9 +398,7 @@ def _apply_relations(request, impl, partner_codes, hall_ids):
 @idempotent
 def create_implementation(request, payload: ImplementationIn):
     item = get_visible(Item.objects.all(), request.user, basic_code=payload.item_code.upper())
-    department = Department.objects.filter(pk=payload.department_id).first()
-    if department is None:
-        raise DomainError("实施主体部门不存在", status=422)
+    department = _department(payload.department_id)
     code = payload.implementation_code or f"{department.credit_code}{payload.level}{item.basic_code}"
     codes.validate_implementation_code(code)
     impl = Implementation(
@@ -380,7 +421,7 @@ def update_implementation(request, implementation_code: str, payload: Implementa
     if "region_code" in data:
         impl.region = _region(data.pop("region_code"))
     if "department_id" in data:
-        impl.department = Department.objects.filter(pk=data.pop("department_id")).first() or impl.department
+        impl.department = _department(data.pop("department_id"))
     for name in ("modes", "scopes", "delivery_methods"):
         if name in data:
             data[name] = _flag_names(name, data[name])
@@ -400,7 +441,9 @@ def search(request, q: str = "", region: str | None = None, department: int | No
         raise DomainError(f"办理模式“{mode}”无效，可选：{'、'.join(MODE_LABELS)}", status=422)
     if len(q) > 50:
         raise DomainError("搜索词不能超过50个字", status=422)
-    dept = Department.objects.filter(pk=department).first() if department else None
+    dept = Department.objects.filter(pk=department).first() if department is not None else None
+    if department is not None and dept is None:  # an unknown department used to be ignored: every department's results
+        raise DomainError(f"部门（ID {department}）不存在", status=422)
     result = search_module.search_implementations(
         q, region=_region(region) if region else None, department=dept, scope=scope, mode=mode,
         limit=max(1, min(limit, 100)), offset=max(0, offset),

@@ -128,7 +128,9 @@ class ItemVersion(models.Model):
         return self.status == self.DRAFT
 
     def clean(self):
-        if self.promised_limit_days is not None and self.statutory_limit_days is not None and self.promised_limit_days > self.statutory_limit_days:
+        # Model.clean runs even when a field failed its own validation: compare only two real numbers.
+        promised, statutory = self.promised_limit_days, self.statutory_limit_days
+        if isinstance(promised, int) and isinstance(statutory, int) and promised > statutory:
             raise ValidationError({"promised_limit_days": "承诺办结时限不能长于法定办结时限"})
 
 

@@ -4,6 +4,7 @@ transaction as the change) and replayed for retries; the same key with a differe
 import functools
 import hashlib
 import json
+import re
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -13,6 +14,7 @@ from .errors import DomainError
 from .models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def idempotent(view):
@@ -23,6 +25,8 @@ def idempotent(view):
             return view(request, *args, **kwargs)
         if len(key) > 100:
             raise DomainError("Idempotency-Key 不能超过100个字符", status=422)
+        if _CONTROL.search(key):  # a NUL would reach PostgreSQL in the lookup below
+            raise DomainError("Idempotency-Key 不能含有控制字符（如空字符），建议使用UUID", status=422)
         user = request.user if request.user.is_authenticated else None
         method_path = f"{request.method} {request.path}"
         digest = hashlib.sha256(request.body or b"").hexdigest()

@@ -3,7 +3,7 @@
 from ninja import Field, Router, Schema, Status
 
 from tongban.core import codes
-from tongban.core.api_common import Page, get_visible, page
+from tongban.core.api_common import Omittable, Page, get_visible, page
 from tongban.core.authz import filter_queryset
 from tongban.core.idempotency import idempotent
 
@@ -51,10 +51,12 @@ class DepartmentIn(Schema):
 
 
 class DepartmentPatch(Schema):
-    name: str | None = Field(None, min_length=2, max_length=120)
-    short_name: str | None = Field(None, max_length=40)
-    phone: str | None = None
-    is_active: bool | None = None
+    """只修改提交的字段；提交的字段不得为null（不修改的字段请不要提交）。"""
+
+    name: str = Omittable(min_length=2, max_length=120)
+    short_name: str = Omittable(max_length=40)
+    phone: str = Omittable()
+    is_active: bool = Omittable()
 
 
 class WindowOut(Schema):

@@ -1,0 +1,44 @@
+"""Every answer under /api/ is JSON with a Chinese message, also the two that Django and django-ninja
+produce before any API code runs: a path that matches no operation (404, an HTML page otherwise) and
+a method the path does not support (405, plain English text otherwise). A URL with a NUL character
+(path or query) is refused here, before any lookup could hand it to PostgreSQL; bodies and form
+fields are checked by the API's parser (tongban.core.api_input)."""
+
+import json
+
+from django.http import HttpResponse
+
+from .api_input import NUL_IN_URL
+
+API_PREFIX = "/api/"
+
+
+def _json(status, message):
+    return HttpResponse(json.dumps({"detail": message}, ensure_ascii=False), status=status, content_type="application/json")
+
+
+class APIErrorBodyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIX) and _nul_in_url(request):
+            return _json(400, NUL_IN_URL)
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
+            return _json(404, "接口地址不存在：请核对路径（路径中的编号应为正整数）")
+        if response.status_code == 405:
+            allowed = response.get("Allow", "")
+            new = _json(405, f"该接口不支持 {request.method} 方法" + (f"（可用：{'、'.join(sorted(allowed.split(', ')))}）" if allowed else ""))
+            if allowed:
+                new["Allow"] = allowed
+            return new
+        return response
+
+
+def _nul_in_url(request):
+    if "\x00" in request.path:
+        return True
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
