@@ -92,3 +92,43 @@ def test_implementation_code_must_agree(staff_factory):
     payload.update(modes=["online", "proxy"], scopes=["cross_province"])
     r = c.post("/api/v1/catalog/implementations", payload, content_type="application/json")
     assert r.status_code == 201 and r.json()["modes"] == ["online", "proxy"]
+
+
+@pytest.mark.django_db
+def test_item_catalogue_is_national_or_provincial(staff_factory):
+    _u, c = staff_factory("platform_admin", "000000")
+    r = c.post("/api/v1/catalog/items", {"basic_code": "370100100000", "name": "县级目录事项", "item_type": "01", "region_code": "371327"},
+               content_type="application/json")
+    assert r.status_code == 422 and "国家或省级" in r.json()["detail"]
+    r = c.post("/api/v1/catalog/items", {"basic_code": "440100100000", "name": "山东目录事项", "item_type": "01", "region_code": "370000"},
+               content_type="application/json")
+    assert r.status_code == 422 and "前两位应为目录所属区划代码“37”" in r.json()["detail"]
+    r = c.post("/api/v1/catalog/items", {"basic_code": "370100100000", "name": "山东目录事项", "item_type": "01", "region_code": "370000"},
+               content_type="application/json")
+    assert r.status_code == 201
+
+
+@pytest.mark.django_db
+def test_guide_service_objects_are_applicant_type_codes(staff_factory):
+    _u, c = staff_factory("catalog_admin", "000000")
+    make_item("户口迁移", "002000100000")
+    r = c.post("/api/v1/catalog/items/002000100000/versions", {"guide": {"service_objects": "1,7"}}, content_type="application/json")
+    assert r.status_code == 422 and "申请人类型代码" in r.json()["detail"]
+    r = c.post("/api/v1/catalog/items/002000100000/versions", {"guide": {"service_objects": "1,2"}}, content_type="application/json")
+    assert r.status_code == 201
+
+
+@pytest.mark.django_db
+def test_post_without_trailing_slash_is_redirected_keeping_the_body(staff_factory):
+    _u, c = staff_factory("catalog_admin", "370000")
+    r = c.post("/api/v1/lists", {"name": "x", "scope": "province_wide", "region_code": "370000"}, content_type="application/json")
+    assert r.status_code == 308 and r["Location"] == "/api/v1/lists/"
+    assert c.post("/api/v1/nothing-here", {}, content_type="application/json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_national_rows_must_have_distinct_row_numbers(staff_factory):
+    _u, c = staff_factory("catalog_admin", "370000")
+    rows = [{"row": 3, "item_name": "甲"}, {"row": 3, "item_name": "乙"}]
+    r = c.post("/api/v1/lists/national-matches/rows", {"region_code": "370000", "rows": rows}, content_type="application/json")
+    assert r.status_code == 422 and "行号重复：3" in r.json()["detail"]

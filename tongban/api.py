@@ -57,6 +57,8 @@ def _validation(request, exc):
 
 def _translate_pydantic(err):
     kind = err.get("type", "")
+    if kind == "value_error":  # our own validators raise ValueError with a Chinese message
+        return str(err.get("ctx", {}).get("error", "")) or err.get("msg", "格式不正确").removeprefix("Value error, ")
     table = {
         "missing": "为必填项", "string_too_long": "过长", "string_too_short": "过短", "int_parsing": "应为整数",
         "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）", "date_parsing": "应为日期（YYYY-MM-DD）",

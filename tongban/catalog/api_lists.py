@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.http import HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import field_validator
 
 from tongban.core.api_common import MAX_LIMIT, Page, get_visible, page
 from tongban.core.authz import READ, filter_queryset, grants
@@ -123,6 +124,15 @@ class NationalRowsIn(Schema):
     region_code: str | None = Field(None, max_length=12, description="比对的本地区划代码（默认：您管辖的区划）")
     name: str = Field("国家清单", max_length=200, description="清单名称（记录用）")
     rows: list[NationalRowIn] = Field(..., min_length=1, max_length=50000, description="国家清单各行")
+
+    @field_validator("rows")
+    @classmethod
+    def _distinct_row_numbers(cls, rows):
+        numbers = [r.row for r in rows if r.row]
+        duplicates = sorted({n for n in numbers if numbers.count(n) > 1}) if len(numbers) != len(set(numbers)) else []
+        if duplicates:
+            raise ValueError(f"行号重复：{'、'.join(map(str, duplicates[:10]))}（每行的行号应唯一，省略则按顺序编号）")
+        return rows
 
 
 class CreateItemsIn(Schema):

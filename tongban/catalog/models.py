@@ -53,6 +53,15 @@ class Item(models.Model):
         self.name_initials, self.name_pinyin = initials(self.name), full_pinyin(self.name)
         super().save(*args, **kwargs)
 
+    def clean(self):
+        # A catalogue is national or provincial (GB/T 39554.1: the first two digits name it); counties implement.
+        if self.region_id and self.region.level not in (Region.NATIONAL, Region.PROVINCE):
+            raise ValidationError({"region": "事项目录只能属于国家或省级区划；市县通过实施清单实施事项"})
+        if self.region_id and self.basic_code and len(self.basic_code) >= 2:
+            expected = "00" if self.region.level == Region.NATIONAL else self.region.code[:2]
+            if self.basic_code[:2] != expected:
+                raise ValidationError({"basic_code": f"基本编码前两位应为目录所属区划代码“{expected}”（国家目录为00）"})
+
     @property
     def published_version(self):
         return self.versions.filter(status=ItemVersion.PUBLISHED).first()
@@ -128,6 +137,10 @@ class ItemVersion(models.Model):
         return self.status == self.DRAFT
 
     def clean(self):
+        codes = [c.strip() for c in (self.service_objects or "").split(",") if c.strip()]
+        unknown = [c for c in codes if c not in dict(choices.APPLICANT_TYPES)]
+        if not codes or unknown:
+            raise ValidationError({"service_objects": f"服务对象应为申请人类型代码（逗号分隔）：{'、'.join(f'{k}{v}' for k, v in choices.APPLICANT_TYPES)}"})
         # Model.clean runs even when a field failed its own validation: compare only two real numbers.
         promised, statutory = self.promised_limit_days, self.statutory_limit_days
         if isinstance(promised, int) and isinstance(statutory, int) and promised > statutory:

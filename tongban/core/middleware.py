@@ -24,6 +24,9 @@ class APIErrorBodyMiddleware:
     def __call__(self, request):
         if request.path.startswith(API_PREFIX) and _nul_in_url(request):
             return _json(400, NUL_IN_URL)
+        redirect = _slash_redirect(request)
+        if redirect is not None:
+            return redirect
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX) or response.get("Content-Type", "").startswith("application/json"):
             return response
@@ -42,3 +45,26 @@ def _nul_in_url(request):
     if "\x00" in request.path:
         return True
     return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+
+
+def _slash_redirect(request):
+    """`POST /api/v1/lists` for `/api/v1/lists/`: Django's slash redirect is a 301 that drops the body (and
+    an error page in DEBUG); a 308 keeps the method and body, so clients retry correctly."""
+    from django.urls import Resolver404, resolve
+
+    path = request.path
+    if not path.startswith(API_PREFIX) or path.endswith("/") or request.method in ("GET", "HEAD"):
+        return None
+    try:
+        resolve(path)
+        return None
+    except Resolver404:
+        pass
+    try:
+        resolve(path + "/")
+    except Resolver404:
+        return None
+    query = request.META.get("QUERY_STRING", "")
+    response = HttpResponse(status=308)
+    response["Location"] = path + "/" + (f"?{query}" if query else "")
+    return response
