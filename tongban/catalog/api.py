@@ -147,7 +147,7 @@ GuideFields = create_model(
 
 
 class GuideIn(Schema):
-    """Any 办事指南 field of ItemVersion (see the admin for labels); omitted fields are copied from the published version."""
+    """办事指南：只需提交要修改的字段；其余字段沿用所基于的版本（新建草稿时为已发布版本）。"""
 
     change_note: str = Field("", max_length=300)
     guide: GuideFields = Field(default_factory=GuideFields, description="办事指南字段，如 conditions、application_methods、statutory_limit_days …")
