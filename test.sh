@@ -4,7 +4,7 @@ source "$(dirname "$0")/scripts/env.sh"
 ensure_venv requirements-dev.txt
 
 # Browser tests drive Debian's Chromium; the CJK font renders Chinese in screenshots and PDFs.
-if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Zen Hei"; then
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s chromium fonts-wqy-zenhei >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> 安装 chromium 与 fonts-wqy-zenhei（apt）"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei) >/tmp/tongban-apt.log 2>&1 \
