@@ -119,20 +119,32 @@ class ListEntryInline(admin.TabularInline):
         return obj is not None and can(request.user, obj, WRITE)
 
 
+class RegionCodeField(forms.CharField):
+    """A division code typed by the administrator, cleaned to its Region."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=12, **kwargs)
+
+    def clean(self, value):
+        code = super().clean(value).strip()
+        region = Region.objects.filter(code=code).first()
+        if region is None:
+            raise forms.ValidationError(f"区划代码“{code}”不存在")
+        return region
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(label="Excel文件（.xls或.xlsx）", error_messages={"required": "请选择要上传的Excel文件"})
 
 
 class NationalUploadForm(UploadForm):
-    region_code = forms.CharField(
-        label="比对的本地区划代码", max_length=12, help_text="将国家清单与该区划可用的事项目录（国家、本省及下级）比对"
-    )
+    region_code = RegionCodeField(label="比对的本地区划代码", help_text="将国家清单与该区划可用的事项目录（国家、本省及下级）比对")
 
 
 class CreateItemsForm(forms.Form):
     rows = forms.TypedMultipleChoiceField(label="行号", coerce=int, error_messages={"required": "请至少选择一行未匹配的事项"})
     item_type = forms.ChoiceField(label="事项类型（生成编码时使用）", choices=list(ITEM_TYPES.items()), initial="20")
-    region_code = forms.CharField(label="新事项所属目录区划代码", max_length=12)
+    region_code = RegionCodeField(label="新事项所属目录区划代码")
 
 
 @admin.register(TongbanList)
@@ -321,20 +333,16 @@ class TongbanListAdmin(ListAdminBase):
         if request.method == "POST":
             status = 400
             if form.is_valid():
-                region = Region.objects.filter(code=form.cleaned_data["region_code"].strip()).first()
-                if region is None:
-                    form.add_error("region_code", f"区划代码“{form.cleaned_data['region_code']}”不存在")
+                try:
+                    name, data = self._upload(request, form)
+                    batch = matching.match_national_list(request.user, form.cleaned_data["region_code"], file_name=name, data=data)
+                except PermissionDenied as exc:
+                    return self._error(request, exc.message)
+                except DomainError as exc:
+                    form.add_error("file", exc.message)
+                    status = exc.status
                 else:
-                    try:
-                        name, data = self._upload(request, form)
-                        batch = matching.match_national_list(request.user, region, file_name=name, data=data)
-                    except PermissionDenied as exc:
-                        return self._error(request, exc.message)
-                    except DomainError as exc:
-                        form.add_error("file", exc.message)
-                        status = exc.status
-                    else:
-                        return HttpResponseRedirect(reverse("admin:catalog_tongbanlist_national_result", args=[batch.pk]))
+                    return HttpResponseRedirect(reverse("admin:catalog_tongbanlist_national_result", args=[batch.pk]))
         return self._render(request, "national_upload.html", {"title": "国家清单比对", "form": form}, status)
 
     def national_result_view(self, request, batch_id):
@@ -346,23 +354,18 @@ class TongbanListAdmin(ListAdminBase):
         if request.method == "POST":
             status = 400
             if form.is_valid():
-                region = Region.objects.filter(code=form.cleaned_data["region_code"].strip()).first()
-                if region is None:
-                    form.add_error("region_code", f"区划代码“{form.cleaned_data['region_code']}”不存在")
+                d = form.cleaned_data
+                try:
+                    created = matching.create_missing_items(request.user, batch, d["rows"], d["region_code"], d["item_type"])
+                except PermissionDenied as exc:
+                    return self._error(request, exc.message)
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                    status = exc.status
                 else:
-                    try:
-                        created = matching.create_missing_items(
-                            request.user, batch, form.cleaned_data["rows"], region, form.cleaned_data["item_type"]
-                        )
-                    except PermissionDenied as exc:
-                        return self._error(request, exc.message)
-                    except DomainError as exc:
-                        form.add_error(None, exc.message)
-                        status = exc.status
-                    else:
-                        codes = "、".join(f"{i.name}（{i.basic_code}）" for i in created[:20])
-                        self.message_user(request, f"已新建{len(created)}项事项：{codes}", messages.SUCCESS)
-                        return HttpResponseRedirect(request.path)
+                    codes = "、".join(f"{i.name}（{i.basic_code}）" for i in created[:20])
+                    self.message_user(request, f"已新建{len(created)}项事项：{codes}", messages.SUCCESS)
+                    return HttpResponseRedirect(request.path)
         groups = {s: [r for r in batch.rows if r["status"] == s] for s in matching.STATUS_LABELS}
         context = {
             "title": f"国家清单比对结果：{batch.file_name}",
