@@ -146,7 +146,10 @@ def test_region_picker_with_htmx(live_server, applicant_data, browser):
     page.wait_for_selector("#region-2")
     assert page.locator("#department option", has_text="莒南县公安局").count() == 1
     page.select_option("#region-2", "371327")
-    page.wait_for_function("document.querySelector('#region-2') && document.querySelector('#region-2').value === '371327'")
+    # Locator waits, not wait_for_function: the page's CSP (script-src 'self') forbids evaluating strings.
+    from playwright.sync_api import expect
+
+    expect(page.locator("#region-2")).to_have_value("371327")
     page.select_option("#department", label="莒南县公安局")
     page.screenshot(path=SCREENSHOTS / "search-region-picker-desktop.png")
     page.get_by_role("button", name="应用筛选").click()
@@ -154,7 +157,7 @@ def test_region_picker_with_htmx(live_server, applicant_data, browser):
     assert set(page.locator(".result-title").all_inner_texts()) == {"户口迁移", "户口簿补领"}
     # Changing the province drops the stale city and county.
     page.select_option("#region-0", "110000")
-    page.wait_for_function("document.querySelector('#region-1') && document.querySelector('#region-1').value === ''")
+    expect(page.locator("#region-1")).to_have_value("")
     assert page.locator("#region-2").count() == 0
     page.close()
 

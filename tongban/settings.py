@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves Swagger UI from its own static files: deployments have no Internet for a CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
     "tongban.core.i18n.ScriptMiddleware",
 ]
@@ -105,6 +107,30 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "tongban.directory.auth_views.lockout_response"
 
 OTP_TOTP_ISSUER = "Tongban 通办"
+
+# Transport and browser security. Behind HTTPS (TONGBAN_HTTPS=true): secure cookies, HSTS, redirect.
+TONGBAN_HTTPS = env_bool("TONGBAN_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = TONGBAN_HTTPS
+SECURE_SSL_REDIRECT = TONGBAN_HTTPS and env_bool("TONGBAN_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = 31536000 if TONGBAN_HTTPS else 0
+if os.environ.get("TONGBAN_PROXY_SSL_HEADER"):  # e.g. HTTP_X_FORWARDED_PROTO behind the hall's gateway
+    SECURE_PROXY_SSL_HEADER = (os.environ["TONGBAN_PROXY_SSL_HEADER"], "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = int(os.environ.get("TONGBAN_SESSION_HOURS", "8")) * 3600  # one working day at the window
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline scripts anywhere (htmx and the admin load theirs from static files); inline styles remain.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 
 LANGUAGE_CODE = "zh-hans"
 TIME_ZONE = "Asia/Shanghai"

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from tongban.api import api
 from tongban.directory import auth_views
@@ -11,6 +13,7 @@ admin.site.index_title = "管理首页"
 admin.site.login = auth_views.admin_login_redirect
 
 urlpatterns = [
+    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("staff/", include("tongban.directory.urls")),
