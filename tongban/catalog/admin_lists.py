@@ -395,7 +395,7 @@ class ListEntryAdmin(ListAdminBase):
 
     @admin.display(description="办理模式")
     def mode_display(self, obj):
-        return "、".join(ListEntry._meta.get_field("modes").labels(obj.modes or 0))
+        return "、".join(obj.get_modes_labels())
 
     def service_save(self, request, obj, form, change):
         lists.save_entry(request.user, obj)

@@ -180,15 +180,15 @@ class ImplementationOut(Schema):
 
     @staticmethod
     def resolve_modes(obj):
-        return obj._meta.get_field("modes").to_names(obj.modes)
+        return obj.get_modes_names()
 
     @staticmethod
     def resolve_scopes(obj):
-        return obj._meta.get_field("scopes").to_names(obj.scopes)
+        return obj.get_scopes_names()
 
     @staticmethod
     def resolve_delivery_methods(obj):
-        return obj._meta.get_field("delivery_methods").to_names(obj.delivery_methods)
+        return obj.get_delivery_methods_names()
 
     @staticmethod
     def resolve_partner_regions(obj):
@@ -454,8 +454,8 @@ def search(request, q: str = "", region: str | None = None, department: int | No
             {
                 "implementation_code": i.implementation_code, "item_code": i.item.basic_code, "item_name": i.item.name,
                 "department_name": i.department.name, "region_code": i.region.code, "region_name": i.region.name,
-                "modes": Implementation._meta.get_field("modes").to_names(i.modes), "mode_labels": i.mode_labels,
-                "scopes": Implementation._meta.get_field("scopes").to_names(i.scopes), "scope_labels": i.scope_labels,
+                "modes": i.get_modes_names(), "mode_labels": i.get_modes_labels(),
+                "scopes": i.get_scopes_names(), "scope_labels": i.get_scopes_labels(),
                 "promised_limit_days": i.promised_limit_days,
             }
             for i in result.results

@@ -23,7 +23,7 @@ from tongban.directory.api_auth import staff_auth
 from tongban.directory.models import Region
 
 from . import exporting, importing, lists, matching
-from .choices import MODE_LABELS, SCOPE_LABELS
+from .choices import SCOPE_LABELS
 from .models import ImportBatch, ListEntry, TongbanList
 from .scopes import EDIT
 
@@ -228,7 +228,6 @@ def _list_out(lst):
 
 
 def _entry_out(e):
-    modes = ListEntry._meta.get_field("modes")
     return {
         "id": e.pk,
         "seq": e.seq,
@@ -237,8 +236,8 @@ def _entry_out(e):
         "basic_code": e.item.basic_code if e.item_id else "",
         "responsible_department_id": e.responsible_department_id,
         "responsible_department": e.responsible_department.name if e.responsible_department_id else e.responsible_department_name,
-        "modes": modes.to_names(e.modes or 0),
-        "mode_labels": [MODE_LABELS[m] for m in modes.to_names(e.modes or 0)],
+        "modes": e.get_modes_names(),
+        "mode_labels": e.get_modes_labels(),
         "batch": e.batch,
         "deadline": e.deadline,
         "status": e.status,

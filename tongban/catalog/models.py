@@ -235,18 +235,6 @@ class Implementation(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    @property
-    def mode_labels(self):
-        return self._meta.get_field("modes").labels(self.modes)
-
-    @property
-    def scope_labels(self):
-        return self._meta.get_field("scopes").labels(self.scopes)
-
-    @property
-    def delivery_labels(self):
-        return self._meta.get_field("delivery_methods").labels(self.delivery_methods)
-
 
 class TongbanList(models.Model):
     """通办清单 issued by a region: 跨省, 全省, 全市 or regional (e.g. 湾区)."""

@@ -18,6 +18,12 @@ class FlagSetField(models.PositiveIntegerField):
         kwargs["flags"] = self.flags
         return name, path, args, kwargs
 
+    def contribute_to_class(self, cls, name, **kwargs):
+        super().contribute_to_class(cls, name, **kwargs)
+        # Like get_FOO_display for choices: obj.get_modes_names() / obj.get_modes_labels().
+        setattr(cls, f"get_{name}_names", lambda obj: self.to_names(getattr(obj, self.attname) or 0))
+        setattr(cls, f"get_{name}_labels", lambda obj: self.labels(getattr(obj, self.attname) or 0))
+
     def bit(self, name):
         for i, (flag, _label) in enumerate(self.flags):
             if flag == name:

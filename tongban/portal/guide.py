@@ -65,7 +65,7 @@ def build_sections(guide):
     promised_note = f"事项指南规定：{_days(v.promised_limit_days)}" if v.promised_limit_days != impl.promised_limit_days else ""
     fee_amount = "不收费" if not impl.fee_amount else f"{impl.fee_amount} 元"
     result_sample = reverse("portal:result-sample", args=[impl.implementation_code]) if v.result_sample else None
-    modes = [f"{label}：{MODE_HELP[key]}" for key, label in MODES if key in set(impl._meta.get_field("modes").to_names(impl.modes))]
+    modes = [f"{label}：{MODE_HELP[key]}" for key, label in MODES if key in impl.get_modes_names()]
     presence = _yes_no(impl.presence_required) + (
         f"（依据：{impl.presence_basis}）" if impl.presence_required and impl.presence_basis else ""
     )
@@ -149,7 +149,7 @@ def build_sections(guide):
             "tongban",
             "通办范围与模式",
             [
-                Row("通办范围", impl.scope_labels or [NONE], kind="list"),
+                Row("通办范围", impl.get_scopes_labels() or [NONE], kind="list"),
                 Row("业务模式", modes or [NONE], kind="list"),
                 Row("区域通办合作地区", [r.name for r in guide.partner_regions] or [NONE], kind="list"),
                 Row("联办机构", _text(v.joint_agencies), "joint_agencies"),
@@ -159,7 +159,7 @@ def build_sections(guide):
             "delivery",
             "送达方式",
             [
-                Row("送达方式", impl.delivery_labels or [NONE], kind="list"),
+                Row("送达方式", impl.get_delivery_methods_labels() or [NONE], kind="list"),
                 Row("发证方式", _text(v.certificate_method), "certificate_method"),
                 Row("支持物流快递", _yes_no(v.supports_express), "supports_express"),
             ],

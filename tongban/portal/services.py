@@ -283,9 +283,7 @@ def list_entries(tongban_list, user):
     # Related departments are read through their own scope too (an inactive one shows the list's original text).
     dept_ids = {e.responsible_department_id for e in entries if e.responsible_department_id}
     dept_names = dict(public(Department.objects.filter(pk__in=dept_ids), user).values_list("pk", "name"))
-    modes_field = ListEntry._meta.get_field("modes")
     for e in entries:
-        e.mode_labels = modes_field.labels(e.modes)
         e.department_display = dept_names.get(e.responsible_department_id) or e.responsible_department_name
     return entries
 
