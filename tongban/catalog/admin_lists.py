@@ -8,8 +8,6 @@ from urllib.parse import quote
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import BadRequest, ValidationError
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
@@ -18,14 +16,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from tongban.core.admin_base import ReadOnlyAdmin, ScopedAdmin
+from tongban.core.admin_base import ReadOnlyAdmin, ScopedAdmin, scoped_form
 from tongban.core.authz import (
     READ,
     WRITE,
     PermissionDenied,
     can,
-    ensure_can,
-    ensure_can_change,
     filter_queryset,
     grants,
     roles_of,
@@ -43,26 +39,6 @@ ROWS_PER_PAGE = 200
 INLINE_LIMIT = 100
 
 
-def _scoped_form(form_class, user):
-    """Inline entry forms: like ScopedFormMixin, but only rows the user changed are checked, so a
-    department-limited administrator can still save a list that shows other departments' rows."""
-
-    class ScopedForm(form_class):
-        def _post_clean(self):
-            super()._post_clean()
-            if self.is_bound and not self.errors and (self.has_changed() or self.instance.pk is None):
-                try:
-                    if self.instance.pk is None:
-                        ensure_can(user, self.instance)
-                    else:
-                        ensure_can_change(user, self.instance)
-                except PermissionDenied as exc:
-                    self.add_error(None, exc.message)
-
-    ScopedForm.__name__ = form_class.__name__
-    return ScopedForm
-
-
 class ListAdminBase(ScopedAdmin):
     """The shared scoped admin, plus deletion by the write rule (lists and entries are not shared
     reference data) and inline entries saved through the list services."""
@@ -70,31 +46,11 @@ class ListAdminBase(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
 
-    def _call(self, fn, *args):
-        # Same translation as ScopedAdmin.save_model: a refused rule is a 403/400 page, never a 500.
-        try:
-            return fn(*args)
-        except PermissionDenied as exc:
-            raise DjangoPermissionDenied(exc.message) from None
-        except (DomainError, ValidationError) as exc:
-            raise BadRequest(getattr(exc, "message", None) or "；".join(getattr(exc, "messages", [str(exc)]))) from None
-
 
 class ListEntryInline(admin.TabularInline):
     model = ListEntry
     extra = 0
-    fields = [
-        "seq",
-        "item_name",
-        "item",
-        "responsible_department",
-        "responsible_department_name",
-        "modes",
-        "batch",
-        "deadline",
-        "status",
-        "note",
-    ]
+    fields = lists.ENTRY_FIELDS
     autocomplete_fields = ["item", "responsible_department"]
     verbose_name_plural = f"清单条目（此处显示前{INLINE_LIMIT}条；更多请到“清单条目”中管理）"
 
@@ -103,7 +59,7 @@ class ListEntryInline(admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        formset.form = _scoped_form(formset.form, request.user)
+        formset.form = scoped_form(formset.form, request.user)
         return formset
 
     def has_view_permission(self, request, obj=None):
@@ -180,9 +136,9 @@ class TongbanListAdmin(ListAdminBase):
             return super().save_formset(request, form, formset, change)
         instances = formset.save(commit=False)
         for entry in formset.deleted_objects:
-            self._call(lists.delete_entry, request.user, entry)
+            self.call_service(lists.delete_entry, request.user, entry)
         for entry in instances:
-            self._call(lists.save_entry, request.user, entry)
+            self.call_service(lists.save_entry, request.user, entry)
         formset.save_m2m()
 
     def get_deleted_objects(self, objs, request):
@@ -192,11 +148,11 @@ class TongbanListAdmin(ListAdminBase):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj):
-        self._call(lists.delete_list, request.user, obj)
+        self.call_service(lists.delete_list, request.user, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            self._call(lists.delete_list, request.user, obj)
+            self.call_service(lists.delete_list, request.user, obj)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -401,12 +357,12 @@ class ListEntryAdmin(ListAdminBase):
         lists.save_entry(request.user, obj)
 
     def delete_model(self, request, obj):
-        self._call(lists.delete_entry, request.user, obj)
+        self.call_service(lists.delete_entry, request.user, obj)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             for obj in queryset:
-                self._call(lists.delete_entry, request.user, obj)
+                self.call_service(lists.delete_entry, request.user, obj)
 
 
 @admin.register(ImportBatch)

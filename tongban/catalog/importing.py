@@ -15,21 +15,10 @@ from tongban.core.errors import Conflict, DomainError, NotFound
 from tongban.directory.models import Department
 
 from . import spreadsheets
+from .lists import ENTRY_FIELDS
 from .matching import ItemIndex, normalize_name
 from .models import ImportBatch, Item, ListEntry, TongbanList
 
-ENTRY_FIELDS = [
-    "seq",
-    "item_name",
-    "item",
-    "responsible_department",
-    "responsible_department_name",
-    "modes",
-    "batch",
-    "deadline",
-    "status",
-    "note",
-]
 _MODES_FIELD = ListEntry._meta.get_field("modes")
 _UPDATE_FIELDS = [ListEntry._meta.get_field(name) for name in ENTRY_FIELDS]
 _SEPARATORS = str.maketrans({c: "、" for c in "，,；;／/"})

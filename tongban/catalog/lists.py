@@ -8,6 +8,20 @@ from tongban.directory.services import save_scoped
 
 from .models import ListEntry, TongbanList
 
+# What a person edits on an entry (admin inline, import updates); the rest is derived.
+ENTRY_FIELDS = [
+    "seq",
+    "item_name",
+    "item",
+    "responsible_department",
+    "responsible_department_name",
+    "modes",
+    "batch",
+    "deadline",
+    "status",
+    "note",
+]
+
 
 @transaction.atomic
 def save_list(actor, tongban_list, partner_regions=None):
