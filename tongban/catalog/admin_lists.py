@@ -29,7 +29,7 @@ from tongban.core.authz import (
 )
 from tongban.core.codes import ITEM_TYPES
 from tongban.core.errors import DomainError
-from tongban.directory.models import Region
+from tongban.directory.services import require_region
 
 from . import exporting, importing, lists, matching
 from .models import ImportBatch, ListEntry, TongbanList
@@ -82,11 +82,10 @@ class RegionCodeField(forms.CharField):
         super().__init__(max_length=12, **kwargs)
 
     def clean(self, value):
-        code = super().clean(value).strip()
-        region = Region.objects.filter(code=code).first()
-        if region is None:
-            raise forms.ValidationError(f"区划代码“{code}”不存在")
-        return region
+        try:
+            return require_region(super().clean(value))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 class UploadForm(forms.Form):
@@ -269,9 +268,10 @@ class TongbanListAdmin(ListAdminBase):
 
     def export_catalog_view(self, request):
         code = (request.GET.get("region_code") or "").strip()
-        region = Region.objects.filter(code=code).first() if code else None
-        if code and region is None:
-            return self._error(request, f"区划代码“{code}”不存在", status=400)
+        try:
+            region = require_region(code) if code else None
+        except DomainError as exc:
+            return self._error(request, exc.message, status=400)
         include = request.GET.get("include_unpublished") in ("1", "true", "on")
         content = exporting.export_catalog(request.user, region, include)
         return self._xlsx(content, exporting.download_name(f"{region.name if region else '全国'}事项实施清单"))

@@ -14,7 +14,8 @@ from tongban.core.authz import filter_queryset
 from tongban.core.errors import DomainError
 from tongban.core.idempotency import idempotent
 from tongban.directory.api_auth import staff_auth
-from tongban.directory.models import Department, Hall, Region
+from tongban.directory.models import Department, Hall
+from tongban.directory.services import require_region
 
 from . import search as search_module
 from . import services
@@ -266,11 +267,6 @@ class SearchOut(Schema):
     results: list[SearchHit]
 
 
-def _region(code):
-    region = Region.objects.filter(code=(code or "").strip()).first()
-    if region is None:
-        raise DomainError(f"区划代码“{code}”不存在", status=422)
-    return region
 
 
 def _department(department_id):
@@ -307,7 +303,7 @@ def get_item(request, basic_code: str):
 def create_item(request, payload: ItemIn):
     codes.validate_basic_code(payload.basic_code)
     item = services.create_item(request.user, basic_code=payload.basic_code, name=payload.name, item_type=payload.item_type,
-                                region=_region(payload.region_code), competent_authority=payload.competent_authority, category=payload.category)
+                                region=require_region(payload.region_code), competent_authority=payload.competent_authority, category=payload.category)
     return Status(201, ItemOut.from_orm(item))
 
 
@@ -373,7 +369,7 @@ def list_implementations(request, item: str | None = None, region: str | None = 
     if item:
         qs = qs.filter(item__basic_code=item.upper())
     if region:
-        qs = qs.filter(region__path__startswith=_region(region).path)
+        qs = qs.filter(region__path__startswith=require_region(region).path)
     if department:
         qs = qs.filter(department_id=department)
     return page(qs.order_by("id"), limit, offset)
@@ -385,7 +381,7 @@ def get_implementation(request, implementation_code: str):
 
 
 def _apply_relations(request, impl, partner_codes, hall_ids):
-    partners = [_region(c) for c in partner_codes] if partner_codes is not None else None
+    partners = [require_region(c) for c in partner_codes] if partner_codes is not None else None
     halls = None
     if hall_ids is not None:
         halls = list(filter_queryset(Hall.objects.filter(pk__in=hall_ids), request.user))
@@ -402,7 +398,7 @@ def create_implementation(request, payload: ImplementationIn):
     code = payload.implementation_code or f"{department.credit_code}{payload.level}{item.basic_code}"
     codes.validate_implementation_code(code)
     impl = Implementation(
-        item=item, department=department, region=_region(payload.region_code), level=payload.level, implementation_code=code,
+        item=item, department=department, region=require_region(payload.region_code), level=payload.level, implementation_code=code,
         business_code=payload.business_code, statutory_limit_days=payload.statutory_limit_days, promised_limit_days=payload.promised_limit_days,
         fee_amount=payload.fee_amount, fee_note=payload.fee_note, delivery_methods=_flag_names("delivery_methods", payload.delivery_methods),
         visits_needed=payload.visits_needed, presence_required=payload.presence_required, presence_basis=payload.presence_basis,
@@ -419,7 +415,7 @@ def update_implementation(request, implementation_code: str, payload: Implementa
     data = payload.model_dump(exclude_unset=True)
     partner_codes, hall_ids = data.pop("partner_region_codes", None), data.pop("hall_ids", None)
     if "region_code" in data:
-        impl.region = _region(data.pop("region_code"))
+        impl.region = require_region(data.pop("region_code"))
     if "department_id" in data:
         impl.department = _department(data.pop("department_id"))
     for name in ("modes", "scopes", "delivery_methods"):
@@ -445,7 +441,7 @@ def search(request, q: str = "", region: str | None = None, department: int | No
     if department is not None and dept is None:  # an unknown department used to be ignored: every department's results
         raise DomainError(f"部门（ID {department}）不存在", status=422)
     result = search_module.search_implementations(
-        q, region=_region(region) if region else None, department=dept, scope=scope, mode=mode,
+        q, region=require_region(region) if region else None, department=dept, scope=scope, mode=mode,
         limit=max(1, min(limit, 100)), offset=max(0, offset),
     )
     return {

@@ -21,6 +21,7 @@ from tongban.core.errors import DomainError
 from tongban.core.idempotency import idempotent
 from tongban.directory.api_auth import staff_auth
 from tongban.directory.models import Region
+from tongban.directory.services import require_region
 
 from . import exporting, importing, lists, matching
 from .choices import SCOPE_LABELS
@@ -181,11 +182,6 @@ def _viewer(request):
     return AnonymousUser()
 
 
-def _region(code, what="区划代码"):
-    region = Region.objects.filter(code=(code or "").strip()).first()
-    if region is None:
-        raise DomainError(f"{what}“{code}”不存在", status=422)
-    return region
 
 
 def _home_region(user):
@@ -283,14 +279,14 @@ def _visible_batch(user, batch_id, kind=None):
     description="已发布、在用的实施清单；工作人员可加 include_unpublished=true 导出本辖区未发布的实施清单。",
 )
 def export_catalog(request, region_code: str | None = None, include_unpublished: bool = False):
-    region = _region(region_code) if region_code else None
+    region = require_region(region_code) if region_code else None
     content = exporting.export_catalog(_viewer(request), region, include_unpublished)
     return _xlsx(content, exporting.download_name(f"{region.name if region else '全国'}事项实施清单"))
 
 
 @router.post("/national-matches", auth=staff_auth, response={201: BatchOut}, summary="上传国家清单并与本地事项目录比对")
 def national_match_upload(request, file: File[UploadedFile], region_code: Form[str | None] = None):
-    region = _region(region_code) if region_code else _home_region(request.auth)
+    region = require_region(region_code) if region_code else _home_region(request.auth)
     batch = matching.match_national_list(request.auth, region, file_name=file.name, data=_read_upload(file))
     return Status(201, _batch_out(batch))
 
@@ -298,7 +294,7 @@ def national_match_upload(request, file: File[UploadedFile], region_code: Form[s
 @router.post("/national-matches/rows", auth=staff_auth, response={201: BatchOut}, summary="按行提交国家清单并比对")
 @idempotent
 def national_match_rows(request, payload: NationalRowsIn):
-    region = _region(payload.region_code) if payload.region_code else _home_region(request.auth)
+    region = require_region(payload.region_code) if payload.region_code else _home_region(request.auth)
     rows = [
         {"row": r.row or i, "item_name": r.item_name, "basic_code": r.basic_code, "department": r.department}
         for i, r in enumerate(payload.rows, 1)
@@ -322,7 +318,7 @@ def national_match_detail(request, batch_id: int, query: Query[RowsQuery]):
 @idempotent
 def national_create_items(request, batch_id: int, payload: CreateItemsIn):
     batch = _visible_batch(request.auth, batch_id, ImportBatch.NATIONAL_LIST)
-    region = _region(payload.region_code) if payload.region_code else None
+    region = require_region(payload.region_code) if payload.region_code else None
     created = matching.create_missing_items(request.auth, batch, payload.rows, region=region, item_type=payload.item_type)
     batch.refresh_from_db()
     return Status(201, {"created": [{"id": i.pk, "basic_code": i.basic_code, "name": i.name} for i in created], "summary": batch.summary})
@@ -352,7 +348,7 @@ def list_lists(request, query: Query[ListsQuery]):
     if query.scope:
         qs = qs.filter(scope=query.scope)
     if query.region_code:
-        qs = qs.filter(region__path__startswith=_region(query.region_code).path)
+        qs = qs.filter(region__path__startswith=require_region(query.region_code).path)
     if query.q:
         qs = qs.filter(name__contains=query.q.strip())
     result = page(qs.annotate(entry_count=Count("entries")).order_by("region__code", "name", "id"), query.limit, query.offset)
@@ -363,8 +359,8 @@ def list_lists(request, query: Query[ListsQuery]):
 @router.post("", auth=staff_auth, response={201: ListOut}, summary="新建通办清单（事项目录管理员）")
 @idempotent
 def create_list(request, payload: ListIn):
-    region = _region(payload.region_code, "发布区划代码")
-    partners = [_region(c, "合作区划代码") for c in payload.partner_region_codes]
+    region = require_region(payload.region_code, "发布区划代码")
+    partners = [require_region(c, "合作区划代码") for c in payload.partner_region_codes]
     lst = lists.create_list(
         request.auth,
         name=payload.name,

@@ -110,20 +110,13 @@ class CheckOut(Schema):
     normalized: str | None = None
 
 
-def _region(code):
-    region = services.region_by_code((code or "").strip())
-    if region is None:
-        from tongban.core.errors import DomainError
-
-        raise DomainError(f"区划代码“{code}”不存在", status=422)
-    return region
 
 
 @router.get("/regions", response=RegionPage, summary="行政区划列表（按上级、层级或名称）")
 def list_regions(request, parent: str | None = None, level: str | None = None, q: str | None = None, limit: int = 50, offset: int = 0):
     qs = filter_queryset(Region.objects.select_related("parent"), request.user)
     if parent:
-        qs = qs.filter(parent=_region(parent))
+        qs = qs.filter(parent=services.require_region(parent))
     if level:
         qs = qs.filter(level=level)
     if q:
@@ -140,7 +133,7 @@ def get_region(request, code: str):
 def list_departments(request, region: str | None = None, q: str | None = None, limit: int = 50, offset: int = 0):
     qs = filter_queryset(Department.objects.select_related("region"), request.user)
     if region:
-        qs = qs.filter(region__path__startswith=_region(region).path)
+        qs = qs.filter(region__path__startswith=services.require_region(region).path)
     if q:
         qs = qs.filter(name__contains=q.strip())
     return page(qs.order_by("region__code", "name"), limit, offset)
@@ -155,7 +148,7 @@ def get_department(request, department_id: int):
 @idempotent
 def create_department(request, payload: DepartmentIn):
     dept = Department(name=payload.name.strip(), short_name=payload.short_name.strip(), credit_code=codes.normalize(payload.credit_code),
-                      region=_region(payload.region_code), phone=payload.phone)
+                      region=services.require_region(payload.region_code), phone=payload.phone)
     codes.validate_uscc(dept.credit_code)
     services.save_scoped(request.user, dept)
     return Status(201, DepartmentOut.from_orm(dept))
@@ -173,7 +166,7 @@ def update_department(request, department_id: int, payload: DepartmentPatch):
 def list_halls(request, region: str | None = None, kind: str | None = None, limit: int = 50, offset: int = 0):
     qs = filter_queryset(Hall.objects.select_related("region").prefetch_related("windows"), request.user)
     if region:
-        qs = qs.filter(region__path__startswith=_region(region).path)
+        qs = qs.filter(region__path__startswith=services.require_region(region).path)
     if kind:
         qs = qs.filter(kind=kind)
     return page(qs.order_by("region__code", "name"), limit, offset)
@@ -187,7 +180,7 @@ def get_hall(request, hall_id: int):
 @router.post("/halls", response={201: HallOut}, auth=staff_auth, summary="新增大厅（平台管理员）")
 @idempotent
 def create_hall(request, payload: HallIn):
-    hall = Hall(name=payload.name.strip(), kind=payload.kind, region=_region(payload.region_code), address=payload.address.strip(), phone=payload.phone)
+    hall = Hall(name=payload.name.strip(), kind=payload.kind, region=services.require_region(payload.region_code), address=payload.address.strip(), phone=payload.phone)
     if payload.department_id:
         hall.department = get_visible(Department.objects.all(), request.user, pk=payload.department_id)
     if payload.opening_hours:

@@ -6,11 +6,12 @@ from django.db import transaction
 
 from tongban.core import audit
 from tongban.core.authz import ensure_can, ensure_can_change
+from tongban.core.errors import DomainError
 
 from .loading import load_divisions, load_history
 from .models import ROOT_CODE, Region, RegionHistory
 
-__all__ = ["load_divisions", "load_history", "address_code_exists", "root_region", "region_by_code", "save_scoped"]
+__all__ = ["load_divisions", "load_history", "address_code_exists", "root_region", "region_by_code", "require_region", "save_scoped"]
 
 
 def address_code_exists(code):
@@ -34,7 +35,15 @@ def root_region():
 
 
 def region_by_code(code):
-    return Region.objects.filter(code=code).first()
+    return Region.objects.filter(code=(code or "").strip()).first()
+
+
+def require_region(code, what="区划代码"):
+    """The region of a code typed by a person; a clear 422 when there is none."""
+    region = region_by_code(code)
+    if region is None:
+        raise DomainError(f"{what}“{code}”不存在", status=422)
+    return region
 
 
 @transaction.atomic

@@ -11,7 +11,8 @@ from tongban.core import audit
 from tongban.core.authz import WRITE, PermissionDenied, ensure_can, filter_queryset
 from tongban.core.errors import DomainError
 
-from .models import Department, Membership, Region
+from .models import Department, Membership
+from .services import require_region
 
 
 @transaction.atomic
@@ -22,9 +23,7 @@ def create_staff(actor, *, username, full_name, role, region_code, department=No
         raise DomainError(f"用户名“{username}”已存在", status=409)
     if role not in dict(Membership.ROLE_CHOICES):
         raise DomainError(f"角色“{role}”无效，可选：{'、'.join(dict(Membership.ROLE_CHOICES))}", status=422)
-    region = Region.objects.filter(code=region_code).first()
-    if region is None:
-        raise DomainError(f"区划代码“{region_code}”不存在", status=422)
+    region = require_region(region_code)
     if department is not None and not isinstance(department, Department):
         department = Department.objects.filter(pk=department).first()
         if department is None:
