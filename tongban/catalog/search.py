@@ -20,6 +20,7 @@ Migration catalog/0003_search creates the indexes both steps rely on.
 import re
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.db.models import F, Func, IntegerField, Lookup
 
@@ -167,9 +168,8 @@ def _subtree_ids(region):
 
 
 def _filtered_queryset(user, region, department, scope, mode, narrow):
-    qs = Implementation.objects.filter(is_active=True)
-    if user is not None:
-        qs = filter_queryset(qs, user, "read")
+    # Every caller goes through the authorisation filter; anonymous callers get its public rows.
+    qs = filter_queryset(Implementation.objects.filter(is_active=True), user or AnonymousUser(), "read")
     if region is not None and region.parent_id is not None:  # the national root covers everything
         # The subtree's region ids first, then a plain id filter: a join or a subquery on path makes
         # PostgreSQL walk the region primary key and test every path.
