@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils.html import format_html
 
 from tongban.core import authz
@@ -21,10 +21,14 @@ class ItemAdmin(ScopedAdmin):
     search_fields = ["basic_code", "name", "name_initials"]
     autocomplete_fields = ["region"]
 
+    def get_queryset(self, request):
+        # One subquery for the column below instead of one query per row.
+        published = ItemVersion.objects.filter(item_id=OuterRef("pk"), status=ItemVersion.PUBLISHED).values("version_no")[:1]
+        return super().get_queryset(request).annotate(published_no=Subquery(published))
+
     @admin.display(description="已发布版本")
     def published(self, obj):
-        v = obj.versions.filter(status=ItemVersion.PUBLISHED).first()
-        return f"v{v.version_no}" if v else "—"
+        return f"v{obj.published_no}" if obj.published_no else "—"
 
     def get_readonly_fields(self, request, obj=None):
         return ["basic_code"] if obj else []  # the code identifies the item everywhere; never reused
@@ -68,6 +72,7 @@ class ItemVersionAdmin(ScopedAdmin):
     """Drafts are edited; published and retired versions are read-only (use 新建草稿 to change them)."""
 
     list_display = ["name", "item_code", "version_no", "status", "published_at"]
+    list_select_related = ["item"]
     list_filter = ["status"]
     search_fields = ["name", "item__basic_code"]
     autocomplete_fields = ["item"]

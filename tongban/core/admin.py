@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 
 from tongban.core.admin_base import admin_site_has_permission
 
@@ -25,13 +26,18 @@ class HolidayYearAdmin(admin.ModelAdmin):
     list_display = ["year", "source", "holiday_count", "workday_count", "updated_at"]
     inlines = [CalendarDayInline]
 
-    @admin.display(description="休息日（工作日上的节假日）")
-    def holiday_count(self, obj):
-        return obj.days.filter(kind=CalendarDay.HOLIDAY).count()
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            holidays=Count("days", filter=Q(days__kind=CalendarDay.HOLIDAY)), workdays=Count("days", filter=Q(days__kind=CalendarDay.WORKDAY))
+        )
 
-    @admin.display(description="调休上班日")
+    @admin.display(description="休息日（工作日上的节假日）", ordering="holidays")
+    def holiday_count(self, obj):
+        return obj.holidays
+
+    @admin.display(description="调休上班日", ordering="workdays")
     def workday_count(self, obj):
-        return obj.days.filter(kind=CalendarDay.WORKDAY).count()
+        return obj.workdays
 
     def has_module_permission(self, request):
         return admin_site_has_permission(request)
