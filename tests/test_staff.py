@@ -68,3 +68,21 @@ def test_reset_totp_only_inside_jurisdiction(staff_factory):
     with pytest.raises(PermissionDenied):
         reset_totp(_admin, remote)
     assert TOTPDevice.objects.get(user=remote).key == remote_key
+
+
+@pytest.mark.django_db
+def test_hall_inline_windows_are_saved_through_the_service(staff_factory):
+    from tongban.directory.models import Hall, Region, Window
+
+    hall = Hall.objects.create(name="莒南县政务服务中心", kind="county_hall", region=Region.objects.get(code="371327"), address="演示地址")
+    _u, client = staff_factory("platform_admin", "371327")
+    data = {
+        "name": hall.name, "kind": hall.kind, "region": hall.region_id, "department": "", "address": hall.address,
+        "opening_hours": hall.opening_hours, "phone": "", "is_active": "on",
+        "windows-TOTAL_FORMS": "1", "windows-INITIAL_FORMS": "0", "windows-MIN_NUM_FORMS": "0", "windows-MAX_NUM_FORMS": "1000",
+        "windows-0-number": "18", "windows-0-name": "跨省通办专窗", "windows-0-kind": "cross_region", "windows-0-is_active": "on",
+    }
+    r = client.post(f"/admin/directory/hall/{hall.pk}/change/", data)
+    assert r.status_code == 302, r.content.decode()[:2000]
+    window = Window.objects.get(hall=hall, number="18")
+    assert AuditEntry.objects.filter(action="window.create", object_id=str(window.pk)).exists()

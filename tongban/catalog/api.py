@@ -8,7 +8,6 @@ from django.db import models
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, create_model
 
-from tongban.core import codes
 from tongban.core.api_common import Omittable, Page, get_visible, page
 from tongban.core.authz import filter_queryset
 from tongban.core.errors import DomainError
@@ -301,7 +300,6 @@ def get_item(request, basic_code: str):
 @router.post("/items", response={201: ItemOut}, auth=staff_auth, summary="新增事项（目录管理员）")
 @idempotent
 def create_item(request, payload: ItemIn):
-    codes.validate_basic_code(payload.basic_code)
     item = services.create_item(request.user, basic_code=payload.basic_code, name=payload.name, item_type=payload.item_type,
                                 region=require_region(payload.region_code), competent_authority=payload.competent_authority, category=payload.category)
     return Status(201, ItemOut.from_orm(item))
@@ -396,7 +394,6 @@ def create_implementation(request, payload: ImplementationIn):
     item = get_visible(Item.objects.all(), request.user, basic_code=payload.item_code.upper())
     department = _department(payload.department_id)
     code = payload.implementation_code or f"{department.credit_code}{payload.level}{item.basic_code}"
-    codes.validate_implementation_code(code)
     impl = Implementation(
         item=item, department=department, region=require_region(payload.region_code), level=payload.level, implementation_code=code,
         business_code=payload.business_code, statutory_limit_days=payload.statutory_limit_days, promised_limit_days=payload.promised_limit_days,

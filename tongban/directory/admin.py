@@ -66,6 +66,12 @@ class HallAdmin(DirectoryAdmin):
     autocomplete_fields = ["region", "department"]
     inlines = [WindowInline]
 
+    def save_formset(self, request, form, formset, change):
+        # Windows go through the same service as the window admin (authorised, validated, audited).
+        for window in formset.save(commit=False):
+            window.hall = form.instance
+            self.call_service(services.save_scoped, request.user, window)
+
 
 @admin.register(Window)
 class WindowAdmin(DirectoryAdmin):
