@@ -82,7 +82,8 @@ def test_implementation_code_must_agree(staff_factory):
     payload = {"item_code": "002000100000", "department_id": dept.pk, "region_code": "371327", "level": "4",
                "statutory_limit_days": 10, "promised_limit_days": 20}
     r = c.post("/api/v1/catalog/implementations", payload, content_type="application/json")
-    assert r.status_code == 422 and "承诺办结时限不能长于法定" in r.json()["detail"]
+    assert r.status_code == 422 and "承诺办结时限（工作日）：承诺办结时限不能长于法定" in r.json()["detail"]
+    assert "promised_limit_days" not in r.json()["detail"]  # people read field names in Chinese
     payload.update(promised_limit_days=5, implementation_code=f"{dept.credit_code}3002000100000")
     r = c.post("/api/v1/catalog/implementations", payload, content_type="application/json")
     assert r.status_code == 422 and "行使层级" in r.json()["detail"]

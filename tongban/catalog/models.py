@@ -132,10 +132,6 @@ class ItemVersion(models.Model):
     def __str__(self):
         return f"{self.name} v{self.version_no}（{self.get_status_display()}）"
 
-    @property
-    def is_editable(self):
-        return self.status == self.DRAFT
-
     def clean(self):
         codes = [c.strip() for c in (self.service_objects or "").split(",") if c.strip()]
         unknown = [c for c in codes if c not in dict(choices.APPLICANT_TYPES)]

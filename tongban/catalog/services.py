@@ -4,6 +4,7 @@ from django.db import transaction
 
 from tongban.core import audit
 from tongban.core.authz import ensure_can, ensure_can_change
+from tongban.core.errors import validate
 
 from .lists import create_list, delete_entry, delete_list, save_entry, save_list
 from .models import Implementation, Item
@@ -20,7 +21,7 @@ def create_item(actor, *, basic_code, name, item_type, region, competent_authori
     item = Item(basic_code=(basic_code or "").strip().upper(), name=name.strip(), item_type=item_type, region=region,
                 competent_authority=competent_authority, category=category)
     ensure_can(actor, item)
-    item.full_clean()
+    validate(item)
     item.save()
     audit.record(actor, "item.create", item, f"新建事项 {item.name}（{item.basic_code}）")
     return item
@@ -29,7 +30,7 @@ def create_item(actor, *, basic_code, name, item_type, region, competent_authori
 @transaction.atomic
 def save_item(actor, item):
     ensure_can_change(actor, item)
-    item.full_clean()
+    validate(item)
     item.save()
     audit.record(actor, "item.update", item, f"修改事项 {item.name}")
     return item
@@ -46,7 +47,7 @@ def save_implementation(actor, impl, partner_regions=None, halls=None):
     else:
         Implementation.objects.select_for_update().filter(pk=impl.pk).first()
         ensure_can_change(actor, impl)
-    impl.full_clean()
+    validate(impl)
     created = impl.pk is None
     impl.save()
     if partner_regions is not None:

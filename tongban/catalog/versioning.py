@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from tongban.core import audit
 from tongban.core.authz import ensure_can_change
-from tongban.core.errors import Conflict, DomainError
+from tongban.core.errors import Conflict, DomainError, validate
 
 from .models import Item, ItemVersion, Material
 
@@ -41,7 +41,7 @@ def create_draft(actor, item, based_on=None, change_note="", **guide):
     if not draft.name:
         draft.name = item.name
     ensure_can_change(actor, draft)
-    draft.full_clean(exclude=["item"])
+    validate(draft, exclude=["item"])
     draft.save()
     if source is not None:
         Material.objects.bulk_create([Material(version=draft, **{f: getattr(m, f) for f in MATERIAL_FIELDS}) for m in source.materials.all()])
@@ -63,7 +63,7 @@ def update_draft(actor, version, **guide):
             raise DomainError(f"未知的办事指南字段：{name}")
         setattr(version, name, value)
     ensure_can_change(actor, version)
-    version.full_clean()
+    validate(version)
     version.save()
     audit.record(actor, "item_version.update", version, f"{version.name} 修改草稿 v{version.version_no}")
     return version
@@ -97,7 +97,7 @@ def publish(actor, version):
     if version.status != ItemVersion.DRAFT:
         raise Conflict("只有草稿可以发布")
     ensure_can_change(actor, version)
-    version.full_clean()
+    validate(version)
     if not version.materials.exists():
         raise DomainError("发布前请至少录入一项申请材料（无需材料的事项请录入“无需提交材料”说明项）")
     now = timezone.now()
@@ -132,7 +132,7 @@ def save_material(actor, material):
     ensure_can_change(actor, version)
     if material.seq is None:
         material.seq = (version.materials.aggregate(m=Max("seq"))["m"] or 0) + 1
-    material.full_clean()
+    validate(material)
     material.save()
     audit.record(actor, "material.save", material, f"{version.name} v{version.version_no} 材料：{material.name}")
     return material

@@ -6,7 +6,7 @@ declaration answers "which rows may this user see" (a queryset filter) and "may 
 this object" (the same rule evaluated on an instance, also for objects not yet saved).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Q
@@ -30,7 +30,6 @@ class Scope:
     write: frozenset = frozenset()
     public: object = None  # callable returning a Q that anyone (also anonymous) may read
     extra_read: object = None  # callable(user) -> Q of rows the user may always read (e.g. own rows)
-    owner_attrs: tuple = field(default=())
 
 
 REGISTRY: dict[type, Scope] = {}
@@ -69,7 +68,7 @@ def roles_of(user):
 
 
 def filter_q(user, model, action=READ):
-    """The Q of rows `user` may `action`; None means no restriction (never returned today)."""
+    """The Q of rows `user` may `action`."""
     scope = scope_for(model)
     roles = scope.read | scope.write if action == READ else scope.write
     q = Q(pk__in=[])

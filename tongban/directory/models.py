@@ -14,7 +14,6 @@ class Region(models.Model):
     LEVEL_CHOICES = [(NATIONAL, "全国"), (PROVINCE, "省级"), (PREFECTURE, "地市级"), (COUNTY, "区县级"), (TOWNSHIP, "乡镇（街道）"), (VILLAGE, "村（社区）")]
     ADMINISTRATIVE, FUNCTIONAL = "administrative", "functional_zone"
     KIND_CHOICES = [(ADMINISTRATIVE, "行政区"), (FUNCTIONAL, "功能区")]
-    LEVEL_DIGIT = {NATIONAL: "1", PROVINCE: "2", PREFECTURE: "3", COUNTY: "4", TOWNSHIP: "5", VILLAGE: "6"}
 
     code = models.CharField("区划代码", max_length=12, unique=True)
     name = models.CharField("名称", max_length=60, db_index=True)
@@ -32,10 +31,6 @@ class Region(models.Model):
 
     def __str__(self):
         return self.name
-
-    @property
-    def level_digit(self):
-        return self.LEVEL_DIGIT[self.level]
 
     def full_name(self):
         """'山东省 临沂市 莒南县' — names from the province down."""

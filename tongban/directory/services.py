@@ -6,7 +6,7 @@ from django.db import transaction
 
 from tongban.core import audit
 from tongban.core.authz import ensure_can, ensure_can_change
-from tongban.core.errors import DomainError
+from tongban.core.errors import DomainError, validate
 
 from .loading import load_divisions, load_history
 from .models import ROOT_CODE, Region, RegionHistory
@@ -54,7 +54,7 @@ def save_scoped(actor, obj, action_name=None):
         ensure_can(actor, obj)
     else:
         ensure_can_change(actor, obj)
-    obj.full_clean()
+    validate(obj)
     created = obj.pk is None
     obj.save()
     audit.record(actor, action_name or (f"{obj._meta.model_name}.create" if created else f"{obj._meta.model_name}.update"), obj, str(obj))

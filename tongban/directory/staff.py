@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.core import audit
 from tongban.core.authz import WRITE, PermissionDenied, ensure_can, filter_queryset
-from tongban.core.errors import DomainError
+from tongban.core.errors import DomainError, validate
 
 from .models import Department, Membership
 from .services import require_region
@@ -39,7 +39,7 @@ def create_staff(actor, *, username, full_name, role, region_code, department=No
     user.set_password(password)
     user.save()
     membership.user = user
-    membership.full_clean()
+    validate(membership)
     membership.save()
     device = TOTPDevice.objects.create(user=user, name="身份验证器", confirmed=True)
     audit.record(actor, "staff.create", user, f"新建工作人员 {full_name}（{membership.get_role_display()}，{region.name}）")
