@@ -120,3 +120,88 @@ def _fresh_process_caches():
     yield
     workdays.invalidate()
     cache.clear()
+
+
+# --- cases -----------------------------------------------------------------------------------------
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def make_id_number(address="110105", birth="19900101", seq=None):
+    from tongban.core.codes import id_check_char
+
+    _serial[0] += 1
+    first17 = f"{address}{birth}{(seq if seq is not None else _serial[0]) % 1000:03d}"
+    return first17 + id_check_char(first17)
+
+
+def make_applicant(name="张三", id_number=None, phone="13800138000"):
+    from tongban.applicants.models import Applicant
+
+    _serial[0] += 1
+    user = get_user_model().objects.create_user(username=f"p-test-{_serial[0]}", first_name=name)
+    user.set_unusable_password()
+    user.save()
+    return Applicant.objects.create(user=user, kind="natural", name=name, id_number=id_number or make_id_number(), phone=phone)
+
+
+def applicant_client(applicant):
+    client = Client()
+    client.force_login(applicant.user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def upload(name="材料.pdf", data=PDF_BYTES, content_type="application/pdf"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+class CaseWorld:
+    """An online item in 莒南县 with two required materials, its clerk, approver and an applicant."""
+
+    def __init__(self, staff_factory, steps=None, fee=0, case_kind="2"):
+        from tongban.catalog.models import ReviewProcess
+
+        _serial[0] += 1
+        n = _serial[0] % 1000
+        self.department = make_department("371327", f"莒南县测试局{_serial[0]}")
+        self.item = make_item(f"测试许可事项{_serial[0]}", f"0001{n:05d}000", materials=("申请书", "身份证明"))
+        self.version = self.item.versions.get()
+        if case_kind != "2":
+            self.version.case_kind = case_kind
+            self.version.save()
+        self.materials = list(self.version.materials.order_by("seq"))
+        if steps:
+            rp = ReviewProcess(version=self.version, steps=steps)
+            rp.full_clean()
+            rp.save()
+        self.impl = make_implementation(self.item, self.department)
+        if fee:
+            self.impl.fee_amount = fee
+            self.impl.save()
+        self.clerk, self.clerk_client = staff_factory("clerk", "371327", self.department)
+        self.approver, self.approver_client = staff_factory("approver", "371327", self.department)
+        self.applicant = make_applicant()
+        self.client = applicant_client(self.applicant)
+
+    def submitted_case(self, token=None):
+        from tongban.cases import services
+
+        user = self.applicant.user
+        case = services.create_draft(self.applicant, self.impl.implementation_code)
+        for m in self.materials:
+            services.add_material(user, case.pk, m.pk, upload(f"{m.name}.pdf", PDF_BYTES + m.name.encode()))
+        return services.submit(user, case.pk, token)
+
+    def act(self, case, action, who=None, opinion="", **params):
+        from tongban.cases import services
+
+        return services.perform(case.pk, action, who or self.clerk, opinion=opinion, params=params)
+
+
+@pytest.fixture
+def case_world(staff_factory, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return lambda **kw: CaseWorld(staff_factory, **kw)

@@ -33,9 +33,12 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "django_tasks_db",
     "tongban.core",
     "tongban.directory",
     "tongban.catalog",
+    "tongban.applicants",
+    "tongban.cases",
     "tongban.portal",
 ]
 
@@ -160,3 +163,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("TONGBAN_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Background work: Django's tasks API on the database backend; `manage.py db_worker` runs them
+# (serve.sh starts one beside the web server).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Applicants: SMS sender (a dotted path to a tongban.applicants.sms.Sender subclass). The embedded
+# default writes each text to the server log and to the developer mailbox page (/dev/mailbox/, DEBUG only).
+TONGBAN_SMS_SENDER = os.environ.get("TONGBAN_SMS_SENDER", "tongban.applicants.sms.LogSender")
+TONGBAN_SMS_CODE_MINUTES = int(os.environ.get("TONGBAN_SMS_CODE_MINUTES", "5"))
+
+# Cases: materials upload limit (MB), deadline colours, payment provider, deferred-material due days.
+TONGBAN_MATERIAL_MAX_MB = int(os.environ.get("TONGBAN_MATERIAL_MAX_MB", "20"))
+TONGBAN_DEADLINE_YELLOW_DAYS = int(os.environ.get("TONGBAN_DEADLINE_YELLOW_DAYS", "2"))
+TONGBAN_PAYMENT_PROVIDER = os.environ.get("TONGBAN_PAYMENT_PROVIDER", "tongban.cases.payments.SandboxProvider")
+TONGBAN_DEFERRED_DAYS = int(os.environ.get("TONGBAN_DEFERRED_DAYS", "10"))
+TONGBAN_PUBLIC_URL = os.environ.get("TONGBAN_PUBLIC_URL", "http://127.0.0.1:8000")

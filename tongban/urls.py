@@ -17,6 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("staff/", include("tongban.directory.urls")),
+    path("applicant/", include("tongban.applicants.urls")),
+    path("dev/", include("tongban.applicants.dev_urls")),
     path("", include("tongban.portal.urls")),
 ]
 

@@ -313,3 +313,56 @@ class ImportBatch(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.file_name}"
+
+
+class ApplicationForm(models.Model):
+    """The online application form of an item version, as data: a list of field definitions
+    (see catalog.formdef). Rendered and validated on the server from this definition."""
+
+    version = models.OneToOneField(ItemVersion, on_delete=models.CASCADE, related_name="application_form", verbose_name="事项版本")
+    fields = models.JSONField("表单字段", default=list, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "申请表单"
+
+    def __str__(self):
+        return f"{self.version} 申请表单"
+
+    def clean(self):
+        from .formdef import definition_errors
+
+        problems = definition_errors(self.fields)
+        if problems:
+            raise ValidationError({"fields": problems})
+
+
+class ReviewProcess(models.Model):
+    """The item version's own review steps as BPMN (SpiffWorkflow): generated from an ordered list of
+    steps with roles, or uploaded by an administrator. A running case keeps the definition it started
+    with (cases store the exact XML by its hash)."""
+
+    GENERATED, UPLOADED = "generated", "uploaded"
+    SOURCE_CHOICES = [(GENERATED, "按环节列表生成"), (UPLOADED, "上传BPMN")]
+
+    version = models.OneToOneField(ItemVersion, on_delete=models.CASCADE, related_name="review_process", verbose_name="事项版本")
+    source = models.CharField("来源", max_length=10, choices=SOURCE_CHOICES, default=GENERATED)
+    steps = models.JSONField("审查环节", default=list, blank=True, help_text='按顺序，如 [{"name": "审核", "role": "approver"}, {"name": "审批", "role": "approver"}]')
+    bpmn_xml = models.TextField("BPMN定义", blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审查流程"
+
+    def __str__(self):
+        return f"{self.version} 审查流程"
+
+    def clean(self):
+        from tongban.cases.workflow import WorkflowError, generate_bpmn, parse_definition
+
+        try:
+            if self.source == self.GENERATED:
+                self.bpmn_xml = generate_bpmn(self.steps)
+            parse_definition(self.bpmn_xml)
+        except WorkflowError as exc:
+            raise ValidationError({"bpmn_xml" if self.source == self.UPLOADED else "steps": str(exc)}) from None

@@ -100,3 +100,19 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "user", "method_path"], name="idempotency_unique")]
+
+
+class StoredBlob(models.Model):
+    """A file stored once by its SHA-256 (content-addressed): the same bytes uploaded twice, by anyone,
+    are one blob. The bytes live in MEDIA_ROOT/blobs/ab/cd/<sha256>; see core.files."""
+
+    sha256 = models.CharField("SHA-256", max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField("字节数")
+    content_type = models.CharField("类型", max_length=60)
+    created_at = models.DateTimeField("首次存储时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "文件（内容寻址）"
+
+    def __str__(self):
+        return f"{self.sha256[:12]}… {self.content_type} {self.size}B"

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CasesConfig(AppConfig):
+    name = "tongban.cases"
+    label = "cases"
+    verbose_name = "办件"
+
+    def ready(self):
+        from . import scopes  # noqa: F401  (registers authorisation scopes)

@@ -1,0 +1,70 @@
+"""The national case lifecycle as one explicit transition table.
+
+Every change of `Case.status` goes through `handling.perform`, which looks the action up here: from
+which states it may run, the state it leads to, who may take it, and whether an opinion is required.
+Actions with `target=None` record an event without changing the state (a review step, a payment).
+"""
+
+from dataclasses import dataclass
+
+from .models import Status as S
+
+APPLICANT, CLERK, APPROVER, SYSTEM = "applicant", "clerk", "approver", "system"
+STAFF = frozenset({CLERK, APPROVER})
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    label: str  # 环节 / 业务动作 name in the record
+    sources: frozenset
+    target: str | None
+    actors: frozenset
+    opinion_required: str = ""  # the Chinese name of the required opinion, e.g. "不予受理理由"
+
+
+def _t(action, label, sources, target, actors, opinion_required=""):
+    return Transition(action, label, frozenset(sources), target, frozenset(actors), opinion_required)
+
+
+BEFORE_DECISION = (S.SUBMITTED, S.SUPPLEMENT, S.ACCEPTED, S.UNDER_REVIEW, S.SPECIAL)
+IN_REVIEW = (S.ACCEPTED, S.UNDER_REVIEW)
+
+TABLE = {t.action: t for t in [
+    _t("submit", "收件", [S.DRAFT], S.SUBMITTED, [APPLICANT, CLERK]),
+    _t("withdraw", "撤回申请", BEFORE_DECISION, S.WITHDRAWN, [APPLICANT]),
+    _t("accept", "受理", [S.SUBMITTED], S.ACCEPTED, [CLERK]),
+    _t("refuse_intake", "不予受理", [S.SUBMITTED], S.REFUSED, [CLERK], "不予受理理由"),
+    _t("request_supplement", "补齐补正", [S.SUBMITTED, S.UNDER_REVIEW, S.ACCEPTED], S.SUPPLEMENT, STAFF),
+    # Back to where the case was: before acceptance → 收件; after → 审查 (handling picks the target).
+    _t("resubmit", "补正提交", [S.SUPPLEMENT], None, [APPLICANT, CLERK]),
+    _t("decide_at_once", "即办", [S.SUBMITTED], S.APPROVED, [CLERK]),
+    _t("review", "审查", IN_REVIEW, S.UNDER_REVIEW, STAFF, "审查意见"),
+    _t("start_special", "特别程序", IN_REVIEW, S.SPECIAL, [APPROVER], "启动理由"),
+    _t("end_special", "特别程序结束", [S.SPECIAL], S.UNDER_REVIEW, [APPROVER], "特别程序结果"),
+    _t("approve", "准予许可", IN_REVIEW, S.APPROVED, [APPROVER]),
+    _t("deny", "不予许可", IN_REVIEW, S.DENIED, [APPROVER], "不予许可理由"),
+    _t("conclude", "办结", [S.APPROVED, S.DENIED], S.CONCLUDED, STAFF),
+    _t("deliver", "送达", [S.CONCLUDED], S.DELIVERED, STAFF),
+    _t("pay", "缴费", [S.SUBMITTED, S.ACCEPTED, S.UNDER_REVIEW, S.SPECIAL, S.APPROVED], None, [APPLICANT, SYSTEM]),
+    _t("fulfil_deferred", "补交容缺材料", [S.ACCEPTED, S.UNDER_REVIEW, S.SPECIAL, S.APPROVED, S.DENIED, S.CONCLUDED], None, [APPLICANT, CLERK]),
+    _t("flag_overdue", "超期预警", BEFORE_DECISION + (S.APPROVED, S.DENIED), None, [SYSTEM]),
+    _t("flag_deferred_overdue", "容缺材料逾期", [S.ACCEPTED, S.UNDER_REVIEW, S.SPECIAL, S.APPROVED, S.DENIED, S.CONCLUDED, S.DELIVERED], None, [SYSTEM]),
+]}
+
+# What the staff workbench offers as buttons, in this order.
+STAFF_ACTIONS = ["accept", "decide_at_once", "request_supplement", "refuse_intake", "review", "start_special",
+                 "end_special", "approve", "deny", "conclude", "deliver"]
+
+
+def get(action):
+    try:
+        return TABLE[action]
+    except KeyError:
+        from tongban.core.errors import DomainError
+
+        raise DomainError(f"未知的办理动作“{action}”", status=404) from None
+
+
+def status_label(status):
+    return S(status).label if status in S.values else status

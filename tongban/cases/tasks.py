@@ -1,0 +1,58 @@
+"""Background work on Django's tasks API (django-tasks-db backend, `manage.py db_worker`).
+
+`scan_deadlines` records an overdue event once per case and tells the responsible staff, and flags
+deferred materials whose committed date passed. It re-enqueues itself to run again (every hour by
+default), so one `manage.py schedule_deadline_scan` after deployment keeps it going."""
+
+import datetime
+
+from django.db.models import Exists, OuterRef
+from django.tasks import task
+from django.utils import timezone
+
+from tongban.directory.models import Membership
+
+from . import handling, notify
+from .events import SYSTEM
+from .models import Case, CaseEvent, DeferredMaterial
+
+RUNNING = ["accepted", "under_review", "approved", "denied"]  # supplement and special procedures stop the clock
+
+
+def overdue_cases(today):
+    flagged = CaseEvent.objects.filter(case_id=OuterRef("pk"), action="flag_overdue")
+    return Case.objects.filter(status__in=RUNNING, due_date__lt=today).exclude(Exists(flagged))
+
+
+def responsible_staff(case):
+    roles = ["clerk", "approver"]
+    users = {}
+    for m in Membership.objects.filter(is_active=True, role__in=roles).select_related("region", "user"):
+        if case.region_path.startswith(m.region.path) and m.department_id in (None, case.department_id):
+            users[m.user_id] = m.user
+    return list(users.values())
+
+
+def run_scan(today=None):
+    """One pass; returns (overdue cases flagged, cases with deferred materials flagged)."""
+    today = today or timezone.localdate()
+    flagged = 0
+    for case in overdue_cases(today).iterator():
+        handling.perform(case.pk, "flag_overdue", actor=SYSTEM, params={}, opinion=f"已超过承诺办结日期{case.due_date:%Y-%m-%d}")
+        notify.staff(responsible_staff(case), case, "办件超期预警", f"办件{case.case_no}已超过承诺办结日期{case.due_date:%Y年%m月%d日}，请尽快办理。")
+        flagged += 1
+    deferred = (DeferredMaterial.objects.filter(status=DeferredMaterial.PENDING, due_date__lt=today)
+                .values_list("case_id", flat=True).distinct())
+    deferred_cases = 0
+    for case_id in list(deferred):
+        handling.perform(case_id, "flag_deferred_overdue", actor=SYSTEM)
+        deferred_cases += 1
+    return flagged, deferred_cases
+
+
+@task()
+def scan_deadlines(reschedule_minutes=60):
+    result = run_scan()
+    if reschedule_minutes:
+        scan_deadlines.using(run_after=timezone.now() + datetime.timedelta(minutes=reschedule_minutes)).enqueue(reschedule_minutes)
+    return {"overdue": result[0], "deferred": result[1]}
