@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "tongban.applicants",
     "tongban.cases",
     "tongban.portal",
+    "tongban.workbench",
 ]
 
 MIDDLEWARE = [
@@ -161,7 +162,7 @@ LOGGING = {
     "filters": {"mask_pii": {"()": "tongban.core.masking.MaskPIIFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_pii"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("TONGBAN_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "spiff": {"level": "WARNING"}},
 }
 
 # Background work: Django's tasks API on the database backend; `manage.py db_worker` runs them

@@ -83,7 +83,10 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None):
             raise DomainError(f"请填写{t.opinion_required}", status=422)
         status_from = case.status
         handler = HANDLERS.get(action)
-        data = (handler(case, actor, opinion, params) if handler else None) or {}
+        try:
+            data = (handler(case, actor, opinion, params) if handler else None) or {}
+        except workflow.WorkflowError as exc:  # e.g. a gateway condition naming a field left empty
+            raise DomainError(f"审查流程无法继续：{exc}", status=422) from None
         target = data.pop("_target", None) or t.target or case.status
         case.status = target
         case.save()

@@ -1,0 +1,394 @@
+"""Case API: every applicant and staff action of the pages, through the same services.
+
+Applicants and staff both sign in with a session (applicants by SMS code, staff by password + TOTP);
+writes need the CSRF header. What a caller may read is the one authorisation filter of Case.
+"""
+
+import datetime
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.security import SessionAuth
+from ninja.utils import check_csrf
+
+from tongban.core.api_common import Page, page
+from tongban.core.authz import filter_queryset, roles_of
+from tongban.core.errors import DomainError
+from tongban.core.idempotency import idempotent
+from tongban.directory.api_auth import CSRF_FAILED
+
+from . import clock, handling, intake, lifecycle, national_record, payments, tracking
+from .models import Case, CaseEvent, Message
+
+router = Router(tags=["办件"])
+
+
+class CaseSession(SessionAuth):
+    """An applicant's session, or a staff session that passed password and TOTP."""
+
+    def _get_key(self, request):
+        user = request.user
+        ok = user.is_authenticated and user.is_active and (hasattr(user, "applicant") or getattr(user, "is_verified", lambda: False)())
+        if not ok:
+            return None
+        if self.csrf and check_csrf(request):
+            raise HttpError(403, CSRF_FAILED)
+        return request.COOKIES.get(self.param_name)
+
+    def authenticate(self, request, key):
+        return request.user
+
+
+case_auth = CaseSession()
+
+
+def _applicant(request):
+    applicant = getattr(request.user, "applicant", None)
+    if applicant is None:
+        raise DomainError("此操作仅限申请人本人（请以申请人身份登录）", status=403)
+    return applicant
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+class DeadlineOut(Schema):
+    remaining: int | None
+    colour: str
+    label: str
+    warning: str
+
+
+class CaseSummary(Schema):
+    id: int
+    case_no: str | None
+    status: str
+    status_label: str
+    item_name: str
+    implementation_code: str
+    department: str
+    region_code: str
+    applicant_name: str
+    applicant_code: str = Field(description="证件号码（已脱敏）")
+    submitted_at: datetime.datetime | None
+    due_date: datetime.date | None
+    deadline: DeadlineOut
+
+
+class MaterialRow(Schema):
+    id: int
+    material_id: int | None
+    name: str
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+    round: int
+    url: str
+
+
+class EventOut(Schema):
+    seq: int
+    action: str
+    label: str
+    actor_name: str
+    role: str
+    department_name: str
+    window_name: str
+    at: datetime.datetime
+    status_from: str
+    status_to: str
+    opinion: str
+    data: dict
+    hash: str
+
+
+class DocumentOut(Schema):
+    id: int
+    kind: str
+    label: str
+    url: str
+    created_at: datetime.datetime
+
+
+class CaseDetail(CaseSummary):
+    channel: str
+    case_kind: str
+    contact_phone: str = Field(description="联系电话（已脱敏）")
+    agent_name: str
+    form_data: dict
+    delivery_method: str
+    delivery_address: str
+    fee_amount: Decimal
+    paid: bool
+    promised_days: int
+    statutory_days: int
+    paused_days: int
+    statutory_due_date: datetime.date | None
+    decision_reason: str
+    result_name: str
+    certificate_no: str
+    commitments: list[dict]
+    materials: list[MaterialRow]
+    documents: list[DocumentOut]
+    open_supplement: dict | None
+    deferred_materials: list[dict]
+    ready_steps: list[dict]
+    allowed_actions: list[str]
+
+
+class CasePage(Page):
+    items: list[CaseSummary]
+
+
+class DraftPatch(Schema):
+    form: dict[str, Any] | None = None
+    delivery_method: str | None = None
+    delivery_address: str | None = None
+    commitments: list[int] | None = Field(None, description="容缺受理：申请人承诺后补的材料编号（签署告知承诺）")
+
+
+class SubmitIn(Schema):
+    token: str | None = Field(None, max_length=64, description="一次性提交令牌：同一令牌重复提交只产生一个办件")
+
+
+class ActionIn(Schema):
+    opinion: str = Field("", max_length=2000)
+    params: dict[str, Any] = Field(default_factory=dict, description="动作参数，如补齐补正的 items、送达的 method/courier/tracking_no")
+
+
+class PaymentOut(Schema):
+    reference: str
+    amount: Decimal
+    status: str
+    provider: str
+    checkout_url: str
+
+
+class TrackStep(Schema):
+    at: datetime.datetime
+    step: str
+    status: str
+
+
+class TrackOut(Schema):
+    case_no: str
+    item_name: str
+    department: str
+    status: str
+    submitted_at: datetime.datetime | None
+    due_date: datetime.date | None
+    timeline: list[TrackStep]
+
+
+class MessageOut(Schema):
+    id: int
+    case_id: int | None
+    title: str
+    body: str
+    created_at: datetime.datetime
+    read_at: datetime.datetime | None
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def _summary(case):
+    d = clock.deadline(case)
+    return {
+        "id": case.pk, "case_no": case.case_no, "status": case.status, "status_label": case.get_status_display(),
+        "item_name": case.item_version.name, "implementation_code": case.implementation.implementation_code,
+        "department": case.department.name, "region_code": case.region.code, "applicant_name": case.applicant_name,
+        "applicant_code": case.masked_code, "submitted_at": case.submitted_at, "due_date": case.due_date,
+        "deadline": {"remaining": d.remaining, "colour": d.colour, "label": d.label, "warning": d.warning},
+    }
+
+
+def _allowed(case, user):
+    allowed = []
+    for name, t in lifecycle.TABLE.items():
+        if case.status in t.sources and t.actors - {lifecycle.SYSTEM} and name != "pay":
+            try:
+                handling.resolve_actor(user, case, t)
+            except Exception:  # PermissionDenied: not this user's action
+                continue
+            allowed.append(name)
+    return allowed
+
+
+def _detail(case, user):
+    from . import workflow
+    from .models import DeferredMaterial, Supplement
+
+    out = _summary(case)
+    supplement = case.supplements.filter(status=Supplement.OPEN).last()
+    ready = []
+    if case.process_id and not workflow.is_finished(case.process.bpmn_xml, case.process_state):
+        ready = [{"id": s.id, "name": s.name, "role": s.role} for s in workflow.ready_steps(case.process.bpmn_xml, case.process_state)]
+    out.update({
+        "channel": case.channel, "case_kind": case.case_kind, "contact_phone": case.masked_phone, "agent_name": case.agent_name,
+        "form_data": case.form_data, "delivery_method": case.delivery_method, "delivery_address": case.delivery_address,
+        "fee_amount": case.fee_amount, "paid": payments.is_paid(case), "promised_days": case.promised_days,
+        "statutory_days": case.statutory_days, "paused_days": case.paused_days, "statutory_due_date": case.statutory_due_date,
+        "decision_reason": case.decision_reason, "result_name": case.result_name, "certificate_no": case.certificate_no,
+        "commitments": case.commitments,
+        "materials": [{"id": m.pk, "material_id": m.material_id, "name": m.name, "file_name": m.file_name, "content_type": m.blob.content_type,
+                       "size": m.blob.size, "sha256": m.blob_id, "round": m.round, "url": f"/cases/{case.pk}/materials/{m.pk}/"}
+                      for m in case.materials.select_related("blob").order_by("id")],
+        "documents": [{"id": d.pk, "kind": d.kind, "label": d.get_kind_display(), "url": f"/cases/{case.pk}/documents/{d.pk}/", "created_at": d.created_at}
+                      for d in case.documents.all()],
+        "open_supplement": {"id": supplement.pk, "items": supplement.items, "note": supplement.note, "requested_at": supplement.requested_at.isoformat()} if supplement else None,
+        "deferred_materials": [{"id": d.pk, "material_id": d.material_id, "name": d.material.name, "due_date": d.due_date.isoformat(), "status": d.status,
+                                "status_label": d.get_status_display()} for d in DeferredMaterial.objects.filter(case=case).select_related("material")],
+        "ready_steps": ready, "allowed_actions": _allowed(case, user),
+    })
+    return out
+
+
+def _visible(request, case_id):
+    return intake.visible_case(request.user, case_id)
+
+
+def _json_field(request, name):
+    raw = request.POST.get(name, "")
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        raise DomainError(f"字段 {name} 应为JSON对象", status=422) from None
+    if not isinstance(value, dict):
+        raise DomainError(f"字段 {name} 应为JSON对象", status=422)
+    return value
+
+
+MULTIPART_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+    "data": {"type": "string", "description": "JSON：{implementation_code, form, delivery_method, delivery_address, commitments, submit, token}"},
+}, "additionalProperties": {"type": "string", "format": "binary", "description": "material_<材料编号>：申请材料文件；form_<字段标识>：表单附件"}}}}}}
+
+
+# --- applicant ---------------------------------------------------------------------------------
+
+@router.post("/applications", auth=case_auth, response={201: CaseDetail}, openapi_extra=MULTIPART_DOC,
+             summary="网上申请：创建草稿（可同时上传材料并提交）")
+@idempotent
+def create_application(request):
+    applicant = _applicant(request)
+    data = _json_field(request, "data")
+    files = {k.removeprefix("form_"): f for k, f in request.FILES.items() if k.startswith("form_")}
+    materials = {k.removeprefix("material_"): f for k, f in request.FILES.items() if k.startswith("material_")}
+    with transaction.atomic():  # all or nothing: a refused submission leaves no half-made draft
+        case = intake.create_draft(applicant, data.get("implementation_code"), data.get("form") or {}, files,
+                                   data.get("delivery_method"), data.get("delivery_address") or "")
+        if data.get("commitments"):
+            case = intake.update_draft(request.user, case.pk, commitments=data["commitments"])
+        for key, upload in materials.items():
+            if not key.isdigit():
+                raise DomainError(f"文件字段“material_{key}”应为 material_<材料编号>", status=422)
+            intake.add_material(request.user, case.pk, int(key), upload)
+        if data.get("submit"):
+            case = intake.submit(request.user, case.pk, data.get("token"))
+    return Status(201, _detail(Case.objects.get(pk=case.pk), request.user))
+
+
+@router.patch("/{int:case_id}", auth=case_auth, response=CaseDetail, summary="修改草稿（申请表、送达方式、容缺承诺）")
+def update_draft(request, case_id: int, payload: DraftPatch):
+    _applicant(request)
+    case = intake.update_draft(request.user, case_id, form=payload.form, delivery_method=payload.delivery_method,
+                               delivery_address=payload.delivery_address, commitments=payload.commitments)
+    return _detail(case, request.user)
+
+
+@router.post("/{int:case_id}/materials", auth=case_auth, response={201: MaterialRow}, summary="上传申请材料（PDF、JPG、PNG、OFD）",
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "required": ["material_id", "file"], "properties": {
+                 "material_id": {"type": "integer"}, "file": {"type": "string", "format": "binary"}}}}}}})
+def upload_material(request, case_id: int):
+    _applicant(request)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise DomainError("请选择要上传的文件（字段 file）", status=422)
+    mid = request.POST.get("material_id", "")
+    if not mid.isdigit():
+        raise DomainError("material_id 应为材料编号", status=422)
+    m = intake.add_material(request.user, case_id, int(mid), upload)
+    return Status(201, {"id": m.pk, "material_id": m.material_id, "name": m.name, "file_name": m.file_name, "content_type": m.blob.content_type,
+                        "size": m.blob.size, "sha256": m.blob_id, "round": m.round, "url": f"/cases/{case_id}/materials/{m.pk}/"})
+
+
+@router.post("/{int:case_id}/submit", auth=case_auth, response=CaseDetail, summary="提交申请（幂等）")
+@idempotent
+def submit(request, case_id: int, payload: SubmitIn):
+    _applicant(request)
+    case = intake.submit(request.user, case_id, payload.token)
+    return _detail(case, request.user)
+
+
+@router.post("/{int:case_id}/payments", auth=case_auth, response={201: PaymentOut}, summary="发起缴费")
+def start_payment(request, case_id: int):
+    _applicant(request)
+    p = payments.start(request.user, case_id)
+    return Status(201, {"reference": p.reference, "amount": p.amount, "status": p.status, "provider": p.provider, "checkout_url": payments.provider().checkout_url(p)})
+
+
+@router.post("/payments/{reference}/sandbox-confirm", auth=case_auth, response=PaymentOut, summary="支付沙箱：确认支付（仅演示通道）")
+def sandbox_confirm(request, reference: str):
+    from .models import Payment
+
+    p = Payment.objects.filter(reference=reference[:64], case__applicant__user=request.user, provider="sandbox").first()
+    if p is None:
+        raise Http404
+    p = payments.confirm(p.reference)
+    return {"reference": p.reference, "amount": p.amount, "status": p.status, "provider": p.provider, "checkout_url": ""}
+
+
+# --- everyone who may read the case ----------------------------------------------------------
+
+@router.get("", auth=case_auth, response=CasePage, summary="办件列表（申请人：本人办件；工作人员：管辖范围内）")
+def list_cases(request, status: str = "", case_no: str = "", limit: int = 20, offset: int = 0):
+    qs = filter_queryset(Case.objects.select_related("item_version", "implementation", "department", "region"), request.user)
+    if status:
+        qs = qs.filter(status=status[:16])
+    if case_no:
+        qs = qs.filter(case_no=case_no[:24])
+    if roles_of(request.user):
+        qs = qs.exclude(status="draft")
+    result = page(qs.order_by("-id"), limit, offset)
+    result["items"] = [_summary(c) for c in result["items"]]
+    return result
+
+
+@router.get("/{int:case_id}", auth=case_auth, response=CaseDetail, summary="办件详情")
+def get_case(request, case_id: int):
+    return _detail(_visible(request, case_id), request.user)
+
+
+@router.get("/{int:case_id}/events", auth=case_auth, response=list[EventOut], summary="办件过程记录（哈希链）")
+def case_events(request, case_id: int):
+    return list(CaseEvent.objects.filter(case=_visible(request, case_id)).order_by("seq"))
+
+
+@router.post("/{int:case_id}/actions/{action}", auth=case_auth, response=CaseDetail, summary="办理动作（受理、补齐补正、审查、准予、办结、送达、撤回等）")
+def act(request, case_id: int, action: str, payload: ActionIn):
+    lifecycle.get(action)
+    if action in ("submit", "pay"):
+        raise DomainError("提交申请请使用 /submit 接口，缴费请使用 /payments 接口", status=422)
+    case = handling.perform(case_id, action, request.user, payload.opinion, payload.params)
+    return _detail(case, request.user)
+
+
+@router.get("/{int:case_id}/exchange-record", auth=case_auth, response=dict, summary="全国交换格式办件记录（受理、过程、特别程序、材料、结果）")
+def exchange_record(request, case_id: int):
+    if not roles_of(request.user):
+        raise DomainError("仅工作人员可以导出交换记录", status=403)
+    return national_record.export_record(_visible(request, case_id))
+
+
+@router.get("/messages", auth=case_auth, response=list[MessageOut], summary="我的站内消息")
+def my_messages(request, limit: int = 50):
+    return list(Message.objects.filter(recipient=request.user)[: max(1, min(limit, 200))])
+
+
+@router.get("/track", response=TrackOut, summary="办件查询（公开：办件编号 + 证件号码或手机号后六位；只含进度）")
+def track(request, case_no: str, tail: str):
+    return tracking.track(case_no, tail, request.META.get("REMOTE_ADDR", ""))
