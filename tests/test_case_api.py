@@ -161,3 +161,16 @@ def test_public_tracking_shows_progress_only(case_world, client):
     assert "收件" in body and w.applicant.id_number not in body and w.applicant.name not in body
     r = client.get("/api/v1/cases/track", {"case_no": case["case_no"], "tail": "000000"})
     assert r.status_code == 404 and "未查询到办件" in r.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_issued_notice_downloads_as_pdf_with_embedded_font(case_world):
+    w = case_world()
+    case = _apply(w).json()
+    doc = case["documents"][0]
+    r = w.client.get(doc["url"])
+    body = b"".join(r.streaming_content)
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf" and body.startswith(b"%PDF-") and b"/FontFile2" in body
+    assert w.clerk_client.get(doc["url"]).status_code == 200
+    other = applicant_client(make_applicant("王五", phone="13700137000"))
+    assert other.get(doc["url"]).status_code == 404

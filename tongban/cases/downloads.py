@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from tongban.core.files import LABELS, open_blob
 
 from .intake import visible_case
+from .paperwork import pdf_blob
 
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "application/ofd": "ofd"}
 
@@ -39,4 +40,4 @@ def document_file(request, case_id, document_id):
     d = case.documents.filter(pk=document_id).select_related("blob").first()
     if d is None:
         raise Http404
-    return _serve(d.blob, f"{case.case_no or case.pk}-{d.get_kind_display()}")
+    return _serve(pdf_blob(d), f"{case.case_no or case.pk}-{d.get_kind_display()}")

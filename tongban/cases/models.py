@@ -263,7 +263,10 @@ class CaseDocument(models.Model):
     ]
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="documents", verbose_name="办件")
     kind = models.CharField("文书", max_length=12, choices=KINDS)
-    blob = models.ForeignKey("core.StoredBlob", on_delete=models.PROTECT, related_name="+", verbose_name="文件")
+    # The notice's content is fixed when it is issued; the PDF is rendered from it on first download
+    # (rendering costs ~50 ms, which a submission should not pay) and then kept content-addressed.
+    content = models.JSONField("文书内容", default=dict)
+    blob = models.ForeignKey("core.StoredBlob", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name="文件")
     created_at = models.DateTimeField("出具时间", auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,8 @@
 """Issuing the notices of a case: the context from the case, the PDF from cases.documents, the file
 stored content-addressed and kept as a CaseDocument (a notice, once issued, does not change)."""
 
+import json
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -39,8 +41,19 @@ def context(case, **extra):
 
 
 def issue(case, kind, **extra):
-    pdf = documents.render(kind, context(case, **extra))
-    return CaseDocument.objects.create(case=case, kind=kind, blob=store_bytes(pdf, "application/pdf"))
+    """Issue a notice: its content is fixed now; the PDF follows on first download (see pdf_blob)."""
+    if kind not in documents.KINDS:
+        raise ValueError(kind)
+    return CaseDocument.objects.create(case=case, kind=kind, content=json.loads(json.dumps(context(case, **extra), default=str)))
+
+
+def pdf_blob(document):
+    """The PDF of an issued notice, rendered once from its fixed content."""
+    if document.blob_id is None:
+        blob = store_bytes(documents.render(document.kind, document.content), "application/pdf")
+        CaseDocument.objects.filter(pk=document.pk, blob__isnull=True).update(blob=blob)
+        document.blob = blob
+    return document.blob
 
 
 def current_materials(case):
