@@ -11,7 +11,7 @@ from . import (
     admin_lists,  # noqa: F401  (通办清单、导入、比对)
     services,
 )
-from .models import Implementation, Item, ItemVersion, Material
+from .models import ApplicationForm, Implementation, Item, ItemVersion, Material, ReviewProcess
 
 
 @admin.register(Item)
@@ -67,6 +67,33 @@ class MaterialInline(admin.StackedInline):
         return True
 
 
+class _DraftOnlyInline(admin.StackedInline):
+    extra = 0
+    max_num = 1
+    can_delete = False
+
+    def _editable(self, request, obj):
+        return obj is not None and obj.status == ItemVersion.DRAFT and authz.can(request.user, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+
+class ApplicationFormInline(_DraftOnlyInline):
+    model = ApplicationForm
+    fields = ["fields"]
+    verbose_name = verbose_name_plural = "网上申请表单"
+
+
+class ReviewProcessInline(_DraftOnlyInline):
+    model = ReviewProcess
+    fields = ["source", "steps", "bpmn_xml"]
+    verbose_name = verbose_name_plural = "审查流程（BPMN）"
+
+
 @admin.register(ItemVersion)
 class ItemVersionAdmin(ScopedAdmin):
     """Drafts are edited; published and retired versions are read-only (use 新建草稿 to change them)."""
@@ -76,7 +103,7 @@ class ItemVersionAdmin(ScopedAdmin):
     list_filter = ["status"]
     search_fields = ["name", "item__basic_code"]
     autocomplete_fields = ["item"]
-    inlines = [MaterialInline]
+    inlines = [MaterialInline, ApplicationFormInline, ReviewProcessInline]
     actions = ["make_draft", "publish_versions", "retire_versions"]
     readonly_fields = ["status_badge"]
     exclude = ["version_no"]

@@ -9,7 +9,7 @@ from tongban.core import audit
 from tongban.core.authz import ensure_can_change
 from tongban.core.errors import Conflict, DomainError, validate
 
-from .models import Item, ItemVersion, Material
+from .models import ApplicationForm, Item, ItemVersion, Material, ReviewProcess
 
 GUIDE_FIELDS = [
     f.name for f in ItemVersion._meta.get_fields()
@@ -45,6 +45,13 @@ def create_draft(actor, item, based_on=None, change_note="", **guide):
     draft.save()
     if source is not None:
         Material.objects.bulk_create([Material(version=draft, **{f: getattr(m, f) for f in MATERIAL_FIELDS}) for m in source.materials.all()])
+        # The application form and review process are versioned with the guide: the draft starts from copies.
+        form = ApplicationForm.objects.filter(version=source).first()
+        if form is not None:
+            ApplicationForm.objects.create(version=draft, fields=form.fields)
+        process = ReviewProcess.objects.filter(version=source).first()
+        if process is not None:
+            ReviewProcess.objects.create(version=draft, source=process.source, steps=process.steps, bpmn_xml=process.bpmn_xml)
     audit.record(actor, "item_version.draft", draft, f"{item.name} 新建草稿 v{draft.version_no}")
     return draft
 
