@@ -2,6 +2,7 @@
 # One command: set up, migrate, load demo data from real public sources, serve Tongban on 127.0.0.1.
 source "$(dirname "$0")/scripts/env.sh"
 ensure_venv requirements.txt
+ensure_apt fonts-wqy-zenhei  # the CJK font embedded in the notices (PDF)
 
 HOST="${TONGBAN_HOST:-127.0.0.1}"
 PORT="${TONGBAN_PORT:-8000}"
@@ -13,6 +14,12 @@ echo "==> 载入行政区划、节假日与演示数据（可重复运行）"
 $PY manage.py load_demo
 $PY manage.py collectstatic --noinput -v0
 
+# Background work (deadline scan, overdue flags): one database-backed task worker beside the web server.
+$PY manage.py schedule_deadline_scan
+$PY manage.py db_worker --no-reload >"${TONGBAN_VAR_DIR:-var}/worker.log" 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null' EXIT INT TERM
+
 cat <<MSG
 
 ================================================================
@@ -22,10 +29,15 @@ cat <<MSG
    工作人员登录：          http://$HOST:$PORT/staff/login/
    管理后台：              http://$HOST:$PORT/admin/
    接口文档（OpenAPI）：    http://$HOST:$PORT/api/v1/docs
+   我的办件（申请人）：      http://$HOST:$PORT/my/
+   工作人员工作台：        http://$HOST:$PORT/workbench/
+   办件查询：              http://$HOST:$PORT/track/
+   开发用短信收件箱：      http://$HOST:$PORT/dev/mailbox/   （申请人登录验证码在此查看，仅调试模式）
+ 后台任务：db_worker（日志 var/worker.log）
  演示账号见上表；动态口令在登录页“演示账号”框中显示（仅演示环境）。
  按 Ctrl+C 停止。
 ================================================================
 
 MSG
-exec .venv/bin/gunicorn tongban.wsgi:application --bind "$HOST:$PORT" --workers "${TONGBAN_WORKERS:-3}" \
+.venv/bin/gunicorn tongban.wsgi:application --bind "$HOST:$PORT" --workers "${TONGBAN_WORKERS:-3}" \
   --access-logfile - --error-logfile - --timeout 60

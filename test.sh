@@ -4,16 +4,7 @@ source "$(dirname "$0")/scripts/env.sh"
 ensure_venv requirements-dev.txt
 
 # Browser tests drive Debian's Chromium; the CJK font renders Chinese in screenshots and PDFs.
-if [ ! -x /usr/bin/chromium ] || ! dpkg -s chromium fonts-wqy-zenhei >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "==> 安装 chromium 与 fonts-wqy-zenhei（apt）"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei) >/tmp/tongban-apt.log 2>&1 \
-      || { echo "apt 安装失败，见 /tmp/tongban-apt.log"; exit 1; }
-  else
-    echo "！缺少 /usr/bin/chromium 或文泉驿字体：请以 root 运行，或执行 sudo apt-get install chromium fonts-wqy-zenhei" >&2
-    exit 1
-  fi
-fi
+ensure_apt chromium fonts-wqy-zenhei
 
 PY=.venv/bin/python
 echo "==> ruff"

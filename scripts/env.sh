@@ -27,3 +27,17 @@ ensure_venv() {  # $1: requirements file
     echo "$want" > "$stamp"
   fi
 }
+
+ensure_apt() {  # $@: Debian packages the app needs (the CJK font for PDFs; Chromium for browser tests)
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> 安装 ${missing[*]}（apt）"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/tmp/tongban-apt.log 2>&1 \
+      || { echo "apt 安装失败，见 /tmp/tongban-apt.log"; exit 1; }
+  else
+    echo "！缺少 ${missing[*]}：请以 root 运行，或执行 sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+}

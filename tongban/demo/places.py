@@ -677,6 +677,8 @@ STAFF = [
         "department": "鄂尔多斯市公安局",
         "window": None,
     },
+    # The same approver also reviews 莒南县 cases, so the demo's online cases can be handled end to end.
+    {"username": "demo_approver", "name": "乌云其木格（演示）", "role": "approver", "region": "371327", "department": None, "window": None},
     {"username": "demo_catalog", "name": "刘建国（演示）", "role": "catalog_admin", "region": "371327", "department": None, "window": None},
     {"username": "demo_supervisor", "name": "陈静（演示）", "role": "supervisor", "region": "371300", "department": None, "window": None},
     {"username": "demo_platform", "name": "周明（演示）", "role": "platform_admin", "region": "000000", "department": None, "window": None},

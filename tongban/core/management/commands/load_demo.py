@@ -26,6 +26,9 @@ class Command(BaseCommand):
         self.stdout.write(f"节假日安排 {years} 个年度（chinesecalendar）")
 
         s = load_demo()
+        from tongban.demo.cases import load_case_demo
+
+        c = load_case_demo()
         created = s["created"]
         self.stdout.write(self.style.SUCCESS(f"演示数据载入完成，用时 {time.monotonic() - t:.1f} 秒（其中演示数据 {s['seconds']} 秒）"))
         rows = [
@@ -58,6 +61,10 @@ class Command(BaseCommand):
         self.stdout.write(
             "登录地址 /staff/login/ ：需要密码和6位动态口令（TOTP）；调试模式（TONGBAN_DEBUG=1）下登录页显示演示账号的当前口令。"
         )
+        self.stdout.write("")
+        self.stdout.write(f"演示申请人（短信验证码登录 /applicant/login/ ；验证码见 /dev/mailbox/ ，仅调试模式）；本次新建申请表单 {c['forms']} 个、审查流程 {c['processes']} 个、演示办件 {c['cases']} 件：")
+        for a in c["applicants"]:
+            self.stdout.write(f"  {a.get_kind_display()}  {a.name}  证件号码 {a.code}  手机 {a.phone}")
 
 
 def _pad(text, width):
