@@ -9,7 +9,10 @@ from tongban.core.admin_base import ScopedAdmin
 from tongban.core.authz import ScopedQuerySet
 
 # Admins that read models without a region: each has its own single filter function.
-UNSCOPED_ADMINS = {"core.auditentry": "tongban.core.audit.visible_entries", "core.holidayyear": "public calendar"}
+UNSCOPED_ADMINS = {
+    "core.auditentry": "tongban.core.audit.visible_entries", "core.holidayyear": "public calendar",
+    "applicants.applicant": "tongban.applicants.admin.visible_to_admin", "applicants.outboundsms": "tongban.applicants.admin.visible_to_admin",
+}
 
 
 def _tongban_models():
