@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from tests.conftest import PDF_BYTES, upload
 from tongban.cases import clock, lifecycle, services
@@ -220,7 +220,7 @@ def test_fee_must_be_paid_before_conclusion(case_world):
 
 def test_every_step_messages_the_applicant(case_world):
     w = case_world()
-    case = w.act(w.act(w.submitted_case(), "accept"), "approve", w.approver)
+    w.act(w.act(w.submitted_case(), "accept"), "approve", w.approver)
     titles = list(Message.objects.filter(recipient=w.applicant.user).order_by("id").values_list("title", flat=True))
     assert titles == ["申请已收件", "申请已受理", "准予许可"]
 
@@ -234,8 +234,8 @@ def test_hash_chain_verifies_and_detects_tampering(case_world):
     event = CaseEvent.objects.filter(case=case).order_by("seq")[1]
     with pytest.raises(PermissionError):
         event.save()
-    with pytest.raises(Exception):
-        with connection.cursor() as cur, __import__("django.db", fromlist=["transaction"]).transaction.atomic():
+    with pytest.raises(DatabaseError):
+        with connection.cursor() as cur, transaction.atomic():
             cur.execute("UPDATE cases_caseevent SET opinion = 'x' WHERE id = %s", [event.pk])
     # a forged chain (written around the triggers) is found
     from tongban.cases.events import verify_chain

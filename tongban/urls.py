@@ -19,6 +19,8 @@ urlpatterns = [
     path("staff/", include("tongban.directory.urls")),
     path("applicant/", include("tongban.applicants.urls")),
     path("dev/", include("tongban.applicants.dev_urls")),
+    path("cases/", include("tongban.cases.urls")),
+    path("workbench/", include("tongban.workbench.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

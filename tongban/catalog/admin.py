@@ -162,13 +162,16 @@ class ItemVersionAdmin(ScopedAdmin):
             obj._state.adding = False
 
     def save_formset(self, request, form, formset, change):
-        # Material rows go through the versioning service (draft-only, authorised, audited).
+        # Inline rows go through the versioning service (draft-only, authorised, audited).
         instances = formset.save(commit=False)
         for material in formset.deleted_objects:
             services.delete_material(request.user, material)
-        for material in instances:
-            material.version = form.instance
-            services.save_material(request.user, material)
+        for obj in instances:
+            obj.version = form.instance
+            if isinstance(obj, Material):
+                services.save_material(request.user, obj)
+            else:  # the application form or the review process
+                services.save_definition(request.user, obj)
 
     def _run(self, request, queryset, fn, done):
         ok = 0

@@ -8,11 +8,11 @@ from tongban.core.errors import validate
 
 from .lists import create_list, delete_entry, delete_list, save_entry, save_list
 from .models import Implementation, Item
-from .versioning import create_draft, delete_material, edit, publish, retire, save_material, update_draft
+from .versioning import create_draft, delete_material, edit, publish, retire, save_definition, save_material, update_draft
 
 __all__ = [
     "create_item", "save_item", "save_implementation", "create_draft", "update_draft", "edit", "publish", "retire",
-    "save_material", "delete_material", "create_list", "save_list", "delete_list", "save_entry", "delete_entry",
+    "save_material", "save_definition", "delete_material", "create_list", "save_list", "delete_list", "save_entry", "delete_entry",
 ]
 
 

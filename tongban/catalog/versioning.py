@@ -146,6 +146,20 @@ def save_material(actor, material):
 
 
 @transaction.atomic
+def save_definition(actor, definition):
+    """The application form or review process of a draft version (draft-only, authorised, validated
+    — which generates the BPMN from the steps — and audited)."""
+    version = _locked_version(definition.version)
+    if version.status != ItemVersion.DRAFT:
+        raise Conflict("只能修改草稿版本的申请表单和审查流程，请先新建草稿")
+    ensure_can_change(actor, version)
+    validate(definition)
+    definition.save()
+    audit.record(actor, f"{definition._meta.model_name}.save", definition, f"{version.name} v{version.version_no} {definition._meta.verbose_name}")
+    return definition
+
+
+@transaction.atomic
 def delete_material(actor, material):
     version = _locked_version(material.version)
     if version.status != ItemVersion.DRAFT:

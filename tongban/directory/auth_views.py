@@ -37,11 +37,18 @@ def demo_token(user):
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
 
 
+def _landing(user):
+    """Without a `next`: case handlers start at their queue, administrators in the admin."""
+    from tongban.core.authz import roles_of
+
+    return "/workbench/" if roles_of(user) & {"clerk", "approver"} else "/admin/"
+
+
 @require_http_methods(["GET", "POST"])
 def staff_login(request):
-    next_url = request.POST.get("next") or request.GET.get("next") or "/admin/"
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "/admin/"
+        next_url = ""
     form = StaffLoginForm(request.POST or None)
     error = None
     if request.method == "POST" and form.is_valid():
@@ -62,7 +69,7 @@ def staff_login(request):
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 otp_login(request, device)
-                return redirect(next_url)
+                return redirect(next_url or _landing(user))
     status = 400 if request.method == "POST" else 200
     demo = demo_accounts() if settings.DEBUG else []
     context = {"form": form, "error": error, "next": next_url, "demo": demo, "demo_password": _demo_password() if demo else ""}
