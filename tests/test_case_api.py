@@ -174,3 +174,26 @@ def test_issued_notice_downloads_as_pdf_with_embedded_font(case_world):
     assert w.clerk_client.get(doc["url"]).status_code == 200
     other = applicant_client(make_applicant("王五", phone="13700137000"))
     assert other.get(doc["url"]).status_code == 404
+
+
+@pytest.mark.django_db
+def test_idempotency_key_on_a_multipart_submission_with_csrf_checks(case_world):
+    """Over real HTTP the CSRF check parses the multipart body before the idempotency key is looked at."""
+    from django.test import Client
+
+    w = case_world()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(w.applicant.user, backend="django.contrib.auth.backends.ModelBackend")
+    client.get("/my/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+
+    def post(material_bytes):
+        body = {"data": json.dumps({"implementation_code": w.impl.implementation_code, "submit": True})}
+        body.update({f"material_{m.pk}": upload(f"{m.name}.pdf", material_bytes + m.name.encode()) for m in w.materials})
+        return client.post("/api/v1/cases/applications", body, HTTP_IDEMPOTENCY_KEY="k-multipart", HTTP_X_CSRFTOKEN=token)
+
+    first, second = post(PDF_BYTES), post(PDF_BYTES)
+    assert first.status_code == second.status_code == 201, first.content.decode()
+    assert first.json()["id"] == second.json()["id"] and Case.objects.count() == 1
+    changed = post(PDF_BYTES + b"other")
+    assert changed.status_code == 422 and "Idempotency-Key" in changed.json()["detail"]

@@ -7,6 +7,7 @@ import json
 import re
 
 from django.db import IntegrityError, transaction
+from django.http.request import RawPostDataException
 from django.http import HttpResponse
 from ninja import Status
 
@@ -29,7 +30,7 @@ def idempotent(view):
             raise DomainError("Idempotency-Key 不能含有控制字符（如空字符），建议使用UUID", status=422)
         user = request.user if request.user.is_authenticated else None
         method_path = f"{request.method} {request.path}"
-        digest = hashlib.sha256(request.body or b"").hexdigest()
+        digest = _digest(request)
         found = IdempotencyRecord.objects.filter(key=key, user=user, method_path=method_path).first()
         if found is not None:
             return _replay(found, digest)
@@ -48,6 +49,27 @@ def idempotent(view):
         return result
 
     return wrapper
+
+
+def _digest(request):
+    """What the request carried. A multipart body has usually been parsed already (the CSRF check
+    reads request.POST), after which Django refuses to give the raw bytes: hash the parsed fields and
+    the files' contents instead."""
+    try:
+        return hashlib.sha256(request.body or b"").hexdigest()
+    except RawPostDataException:
+        h = hashlib.sha256()
+        for key in sorted(request.POST):
+            for value in request.POST.getlist(key):
+                h.update(f"{key}\x00{value}\x00".encode())
+        for key in sorted(request.FILES):
+            for upload in request.FILES.getlist(key):
+                h.update(f"{key}\x00{upload.name}\x00".encode())
+                upload.seek(0)
+                for chunk in upload.chunks():
+                    h.update(chunk)
+                upload.seek(0)
+        return h.hexdigest()
 
 
 def _replay(record, digest):
