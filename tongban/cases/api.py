@@ -9,7 +9,6 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.http import Http404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
@@ -248,6 +247,10 @@ def _detail(case, user):
     return out
 
 
+def _with_relations(case_id):
+    return Case.objects.select_related("item_version", "implementation", "department", "region", "process").get(pk=case_id)
+
+
 def _visible(request, case_id):
     return intake.visible_case(request.user, case_id)
 
@@ -278,18 +281,12 @@ def create_application(request):
     data = _json_field(request, "data")
     files = {k.removeprefix("form_"): f for k, f in request.FILES.items() if k.startswith("form_")}
     materials = {k.removeprefix("material_"): f for k, f in request.FILES.items() if k.startswith("material_")}
-    with transaction.atomic():  # all or nothing: a refused submission leaves no half-made draft
-        case = intake.create_draft(applicant, data.get("implementation_code"), data.get("form") or {}, files,
-                                   data.get("delivery_method"), data.get("delivery_address") or "")
-        if data.get("commitments"):
-            case = intake.update_draft(request.user, case.pk, commitments=data["commitments"])
-        for key, upload in materials.items():
-            if not key.isdigit():
-                raise DomainError(f"文件字段“material_{key}”应为 material_<材料编号>", status=422)
-            intake.add_material(request.user, case.pk, int(key), upload)
-        if data.get("submit"):
-            case = intake.submit(request.user, case.pk, data.get("token"))
-    return Status(201, _detail(Case.objects.get(pk=case.pk), request.user))
+    if any(not k.isdigit() for k in materials):
+        raise DomainError("文件字段应为 material_<材料编号>", status=422)
+    case = intake.create_application(applicant, request.user, data.get("implementation_code"), data.get("form") or {}, files, materials,
+                                     data.get("delivery_method"), data.get("delivery_address") or "", data.get("commitments"),
+                                     bool(data.get("submit")), data.get("token"))
+    return Status(201, _detail(_with_relations(case.pk), request.user))
 
 
 @router.patch("/{int:case_id}", auth=case_auth, response=CaseDetail, summary="修改草稿（申请表、送达方式、容缺承诺）")

@@ -48,6 +48,8 @@ def resolve_actor(user, case, transition):
     if lifecycle.APPLICANT in transition.actors and getattr(case.applicant, "user_id", None) == getattr(user, "pk", None):
         return Actor(user=user, name=case.applicant_name, role=lifecycle.APPLICANT)
     staff_roles = transition.actors & lifecycle.STAFF
+    if not {g[0] for g in authz.grants(user)} & staff_roles:  # grants are cached on the user: no query
+        raise authz.PermissionDenied(f"您无权对该办件执行“{transition.label}”")
     memberships = Membership.objects.filter(user_id=getattr(user, "pk", None), is_active=True, role__in=staff_roles).select_related("region", "department", "window__hall")
     for m in memberships:
         if case.region_path.startswith(m.region.path) and m.department_id in (None, case.department_id):
@@ -106,12 +108,13 @@ def _submit(case, actor, opinion, params):
     check_complete(case)
     from .numbering import next_case_no
 
-    now = timezone.now()
-    case.submitted_at = now
+    case.submitted_at = timezone.now()
     case.submit_token = params.get("token") or None
+    materials = paperwork.material_rows(case)
+    # The counter row stays locked until commit: take the number as late as the notice allows.
     case.case_no = next_case_no(case.region.code)
-    paperwork.issue(case, "receipt")
-    return {"materials": [m.name for m in paperwork.current_materials(case)], "commitments": [c["name"] for c in case.commitments]}
+    paperwork.issue(case, "receipt", materials=materials)
+    return {"materials": [m["name"] for m in materials], "commitments": [c["name"] for c in case.commitments]}
 
 
 def _accept(case, actor, opinion, params):

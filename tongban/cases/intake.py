@@ -10,7 +10,7 @@ from tongban.catalog.formdef import validate_data
 from tongban.catalog.models import Implementation, ItemVersion, Material
 from tongban.core import authz
 from tongban.core.errors import Conflict, DomainError
-from tongban.core.files import store_bytes, store_upload
+from tongban.core.files import read_upload, store_bytes, store_many, store_upload
 from tongban.directory.services import address_code_exists, region_by_code
 
 from . import handling
@@ -149,6 +149,33 @@ def _add_material(case, material_id, upload, how):
                                            file_name=str(getattr(upload, "name", "") or material.name)[:255], round=rnd, how=how)
 
 
+def create_application(applicant, user, implementation_code, form=None, files=None, materials=None, delivery_method=None,
+                       delivery_address="", commitments=None, submit_now=False, token=None):
+    """One request's whole application: draft, materials (checked, then stored in one go), and the
+    submission — all in one transaction, so a refused submission leaves nothing behind."""
+    materials = materials or {}
+    with transaction.atomic():
+        case = create_draft(applicant, implementation_code, form, files, delivery_method, delivery_address)
+        if commitments:
+            case.commitments = _commitments(case, commitments)
+            case.save(update_fields=["commitments"])
+        known = {m.pk: m for m in case.item_version.materials.all()}
+        checked = []
+        for material_id, upload in materials.items():
+            material = known.get(int(material_id)) if str(material_id).isdigit() else None
+            if material is None:
+                raise DomainError(f"该事项没有编号为{material_id}的申请材料", status=422)
+            checked.append((material, upload, *read_upload(upload)))
+        blobs = store_many([(data, kind) for _, _, data, kind in checked])
+        CaseMaterial.objects.bulk_create([
+            CaseMaterial(case=case, material=m, name=m.name, blob=blob, file_name=str(getattr(u, "name", "") or m.name)[:255])
+            for (m, u, _, _), blob in zip(checked, blobs)
+        ])
+        if submit_now:
+            return handling.perform(case.pk, "submit", user, params={"token": token})
+    return case
+
+
 def add_material_bytes(case, material, data, content_type, file_name, how="window"):
     blob = store_bytes(data, content_type)
     return CaseMaterial.objects.create(case=case, material=material, name=material.name, blob=blob, file_name=file_name[:255], how=how)
@@ -169,8 +196,7 @@ def check_complete(case):
 
 
 def submit(user, case_id, token=None):
-    own_case(user, case_id)
-    try:
+    try:  # perform reads the case through the authorisation filter: another applicant's case is a 404
         return handling.perform(case_id, "submit", user, params={"token": token})
     except IntegrityError:
         # The same token used for another draft of this applicant: that submission already exists.

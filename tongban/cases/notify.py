@@ -7,8 +7,7 @@ from .models import Message
 
 
 def applicant(case, title, body):
-    user = case.applicant.user
-    Message.objects.create(recipient=user, case=case, title=title, body=body)
+    Message.objects.create(recipient_id=case.applicant.user_id, case=case, title=title, body=body)
     phone, text = case.contact_phone, f"【通办】{title}：{body}"[:480]
     transaction.on_commit(lambda: _sms(phone, text))
 

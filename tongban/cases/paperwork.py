@@ -22,7 +22,9 @@ def _day(dt):
 
 def context(case, **extra):
     impl, version = case.implementation, case.item_version
-    materials = [{"name": m.name, "how": "网上上传" if m.how == "online" else "窗口收取", "count": 1} for m in current_materials(case)]
+    materials = extra.pop("materials", None)
+    if materials is None:
+        materials = material_rows(case)
     ctx = {
         "case_no": case.case_no or "", "item_name": version.name, "item_code": impl.item.basic_code,
         "implementation_code": impl.implementation_code, "applicant_name": case.applicant_name,
@@ -54,6 +56,10 @@ def pdf_blob(document):
         CaseDocument.objects.filter(pk=document.pk, blob__isnull=True).update(blob=blob)
         document.blob = blob
     return document.blob
+
+
+def material_rows(case):
+    return [{"name": m.name, "how": "网上上传" if m.how == "online" else "窗口收取", "count": 1} for m in current_materials(case)]
 
 
 def current_materials(case):

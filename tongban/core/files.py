@@ -67,15 +67,21 @@ def read_upload(upload, allowed=MATERIAL_TYPES, max_bytes=None):
     return data, kind
 
 
-def store_bytes(data: bytes, content_type: str):
-    """The blob for these bytes, writing the file only the first time they are seen."""
+def _write(data):
+    """The file of these bytes under their hash (written once; atomic, so a reader never sees half a file)."""
     digest = hashlib.sha256(data).hexdigest()
     path = blob_path(digest)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+        os.replace(tmp, path)
+    return digest
+
+
+def store_bytes(data: bytes, content_type: str):
+    """The blob for these bytes, writing the file only the first time they are seen."""
+    digest = _write(data)
     blob = StoredBlob.objects.filter(pk=digest).first()
     if blob is None:
         try:
@@ -84,6 +90,16 @@ def store_bytes(data: bytes, content_type: str):
         except IntegrityError:  # stored by a concurrent request a moment ago
             blob = StoredBlob.objects.get(pk=digest)
     return blob
+
+
+def store_many(items):
+    """Blobs for several (bytes, content_type) at once: files written first, rows in one statement."""
+    rows = {}
+    for data, content_type in items:
+        digest = _write(data)
+        rows[digest] = StoredBlob(sha256=digest, size=len(data), content_type=content_type)
+    StoredBlob.objects.bulk_create(rows.values(), ignore_conflicts=True)  # a blob seen before stays as it is
+    return [rows[hashlib.sha256(data).hexdigest()] for data, _ in items]
 
 
 def store_upload(upload, allowed=MATERIAL_TYPES):

@@ -7,8 +7,8 @@ import json
 import re
 
 from django.db import IntegrityError, transaction
-from django.http.request import RawPostDataException
 from django.http import HttpResponse
+from django.http.request import RawPostDataException
 from ninja import Status
 
 from .errors import DomainError
