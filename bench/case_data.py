@@ -1,0 +1,141 @@
+"""Shared helpers of the case benchmarks (bench/case_intake.py, bench/workbench_queue.py): a PostgreSQL
+database created on demand, Django set up against it, a marker row recording which generator built
+the data (so a later run can reuse it), and latency summaries."""
+
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER_TABLE = "bench_marker"
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def pg_parts(url):
+    import dj_database_url
+
+    cfg = dj_database_url.parse(url)
+    if cfg["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit(f"these benchmarks need PostgreSQL, not {cfg['ENGINE']}")
+    return cfg
+
+
+def admin_connection(url):
+    import psycopg
+
+    cfg = pg_parts(url)
+    return psycopg.connect(
+        dbname="postgres", host=cfg["HOST"] or None, port=cfg["PORT"] or None, user=cfg["USER"] or None,
+        password=cfg["PASSWORD"] or None, autocommit=True,
+    )  # fmt: skip
+
+
+def ensure_database(url, drop=False):
+    """Create the database behind `url` (dropping it first with `drop`); True when it already existed."""
+    from psycopg import sql
+
+    name = pg_parts(url)["NAME"]
+    if name in ("test", "postgres", "bench_search") or name.startswith("test_h"):
+        raise SystemExit(f"refusing to use the database {name!r}: it belongs to someone else")
+    with admin_connection(url) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+        if exists and drop:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = False
+        if not exists:
+            admin.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(sql.Identifier(name)))
+    return exists
+
+
+def bench_environment(url):
+    """The environment of the application under test (also of the gunicorn workers): production
+    settings (DEBUG off, so no query log), no SMS log line per submission."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "tongban.settings",
+        "DATABASE_URL": url,
+        "TONGBAN_DEBUG": "false",
+        "TONGBAN_SECRET_KEY": "bench",
+        "TONGBAN_HTTPS": "false",
+        "TONGBAN_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "TONGBAN_LOG_LEVEL": "WARNING",
+    }
+
+
+def setup_django(url, **extra_env):
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.update(bench_environment(url))
+    os.environ.update(extra_env)
+    import django
+
+    django.setup()
+
+
+def marker(cursor):
+    """The generator marker: {key: value} (empty when the data was never generated)."""
+    cursor.execute("SELECT to_regclass(%s)", [MARKER_TABLE])
+    if cursor.fetchone()[0] is None:
+        return {}
+    cursor.execute(f"SELECT key, value FROM {MARKER_TABLE}")
+    return dict(cursor.fetchall())
+
+
+def set_marker(cursor, **values):
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (key text PRIMARY KEY, value text NOT NULL)")
+    for key, value in values.items():
+        cursor.execute(
+            f"INSERT INTO {MARKER_TABLE} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            [key, str(value)],
+        )
+
+
+def machine_load():
+    """Load average and CPU pressure: this benchmark shares 2 cores with whatever else runs."""
+    text = f"load average {os.getloadavg()[0]:.1f}"
+    try:
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()
+        text += f", CPU pressure {some[1].split('=')[1]}% (10 s)"
+    except (OSError, IndexError):
+        pass
+    return text
+
+
+def cpu_speed():
+    """This machine's Python speed, to compare runs across machines: CPU time of a 10^7-step loop
+    (about 0.4–0.5 s on a current desktop core with CPython 3.12)."""
+    t = time.process_time()
+    n = 0
+    for i in range(10**7):
+        n += i
+    return f"Python speed: 10^7-step loop in {time.process_time() - t:.2f} s CPU"
+
+
+def percentile(sorted_values, p):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
+
+
+def summary(ms):
+    ms = sorted(ms)
+    if not ms:
+        return {"n": 0, "p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "max": float("nan")}
+    return {"n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 95), "p99": percentile(ms, 99), "max": ms[-1]}
+
+
+def id_number(serial, address="371327", birth="19900101"):
+    """A valid 公民身份号码 (GB 11643 check character), distinct per serial below 10^6."""
+    from tongban.core.codes import id_check_char
+
+    # birth date varies with the serial so that 1,000 people per day of birth suffice
+    year, rest = 1950 + (serial // 1000) % 50, serial % 1000
+    first17 = f"{address}{year}{birth[4:]}{rest:03d}"
+    return first17 + id_check_char(first17)
