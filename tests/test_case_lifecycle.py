@@ -245,8 +245,19 @@ def test_hash_chain_verifies_and_detects_tampering(case_world):
     assert verify_chain(events).seq == 2
 
 
-def test_deadline_scan_runs_on_the_database_worker_and_flags_once(case_world, at):
-    w = case_world()
+@pytest.fixture
+def committed_world(reference_data, case_world):
+    """Data the worker can see (committed), and a flush afterwards that may remove case history."""
+    yield case_world()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cur:
+            cur.execute("INSERT INTO cases_history_purge (id) VALUES (1) ON CONFLICT DO NOTHING")
+
+
+# The worker closes its database connections when it stops, which would end a test's transaction.
+@pytest.mark.django_db(transaction=True)
+def test_deadline_scan_runs_on_the_database_worker_and_flags_once(committed_world, at):
+    w = committed_world
     at("2026-03-02 09:00")
     case = w.act(w.submitted_case(), "accept")
     at("2026-03-20 09:00")
