@@ -12,8 +12,10 @@ from typing import Any
 from django.http import Http404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import SessionAuth
 from ninja.utils import check_csrf
+from pydantic import ValidationError as PydanticValidationError
 
 from tongban.core.api_common import Page, page
 from tongban.core.authz import filter_queryset, roles_of
@@ -151,6 +153,18 @@ class DraftPatch(Schema):
     commitments: list[int] | None = Field(None, description="容缺受理：申请人承诺后补的材料编号（签署告知承诺）")
 
 
+class ApplicationData(Schema):
+    """The `data` field of a one-request application (JSON inside multipart)."""
+
+    implementation_code: str = Field(min_length=1, max_length=36, description="实施编码")
+    form: dict[str, Any] = Field(default_factory=dict, description="申请表：字段标识 → 值")
+    delivery_method: str | None = Field(None, max_length=20)
+    delivery_address: str = Field("", max_length=300)
+    commitments: list[int] | None = Field(None, description="容缺受理：承诺后补的材料编号")
+    submit: bool = Field(False, description="同时提交（否则只保存草稿）")
+    token: str | None = Field(None, max_length=64)
+
+
 class SubmitIn(Schema):
     token: str | None = Field(None, max_length=64, description="一次性提交令牌：同一令牌重复提交只产生一个办件")
 
@@ -255,15 +269,18 @@ def _visible(request, case_id):
     return intake.visible_case(request.user, case_id)
 
 
-def _json_field(request, name):
-    raw = request.POST.get(name, "")
+def _application_data(request):
+    raw = request.POST.get("data", "")
     try:
         value = json.loads(raw) if raw else {}
     except ValueError:
-        raise DomainError(f"字段 {name} 应为JSON对象", status=422) from None
+        raise DomainError("字段 data 应为JSON对象", status=422) from None
     if not isinstance(value, dict):
-        raise DomainError(f"字段 {name} 应为JSON对象", status=422)
-    return value
+        raise DomainError("字段 data 应为JSON对象", status=422)
+    try:
+        return ApplicationData.model_validate(value)
+    except PydanticValidationError as exc:
+        raise NinjaValidationError([dict(e, loc=("data", *e["loc"])) for e in exc.errors()]) from None
 
 
 MULTIPART_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -278,14 +295,13 @@ MULTIPART_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {
 @idempotent
 def create_application(request):
     applicant = _applicant(request)
-    data = _json_field(request, "data")
+    data = _application_data(request)
     files = {k.removeprefix("form_"): f for k, f in request.FILES.items() if k.startswith("form_")}
     materials = {k.removeprefix("material_"): f for k, f in request.FILES.items() if k.startswith("material_")}
     if any(not k.isdigit() for k in materials):
         raise DomainError("文件字段应为 material_<材料编号>", status=422)
-    case = intake.create_application(applicant, request.user, data.get("implementation_code"), data.get("form") or {}, files, materials,
-                                     data.get("delivery_method"), data.get("delivery_address") or "", data.get("commitments"),
-                                     bool(data.get("submit")), data.get("token"))
+    case = intake.create_application(applicant, request.user, data.implementation_code, data.form, files, materials,
+                                     data.delivery_method, data.delivery_address, data.commitments, data.submit, data.token)
     return Status(201, _detail(_with_relations(case.pk), request.user))
 
 

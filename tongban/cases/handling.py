@@ -65,8 +65,8 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None):
     t = lifecycle.get(action)
     params = params or {}
     opinion = (opinion or "").strip()
-    if "\x00" in opinion:
-        raise DomainError("意见中含有不允许的字符", status=422)
+    if "\x00" in opinion or _has_nul(params):
+        raise DomainError("意见或参数中含有不允许的字符（如空字符）", status=422)
     with transaction.atomic():
         if actor is None and not authz.filter_queryset(Case.objects.filter(pk=case_id), user).exists():
             raise Http404
@@ -98,6 +98,23 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None):
             due = f"{case.due_date:%Y年%m月%d日}" if case.due_date else ""
             notify.applicant(case, title, body.format(case_no=case.case_no, opinion=opinion, due=due, **{k: data.get(k, "") for k in ("step", "kind", "method", "amount")}))
     return case
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _int_param(params, name, what):
+    value = params.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError(f"{what}应为整数编号", status=422)
+    return value
 
 
 # --- handlers: the step's own rows; return event data ("_target" overrides the table's target) ----
@@ -165,6 +182,8 @@ def _request_supplement(case, actor, opinion, params):
         if not isinstance(item, dict):
             raise DomainError(f"第{n}项补正内容格式不正确", status=422)
         mid, problem = item.get("material_id"), str(item.get("problem") or "").strip()
+        if mid is not None and (isinstance(mid, bool) or not isinstance(mid, int)):
+            raise DomainError(f"第{n}项：材料编号应为整数", status=422)
         name = known.get(mid) if mid is not None else str(item.get("name") or "").strip()
         if mid is not None and name is None:
             raise DomainError(f"第{n}项：该事项没有这项材料", status=422)
@@ -208,11 +227,13 @@ def _review(case, actor, opinion, params):
     xml, state = case.process.bpmn_xml, case.process_state
     ready = [s for s in workflow.ready_steps(xml, state) if s.role == actor.role]
     step_id = params.get("step_id")
+    if step_id is not None and not isinstance(step_id, str):
+        raise DomainError("审查环节编号应为文字", status=422)
     step = next((s for s in ready if s.id == step_id), None) if step_id else (ready[0] if ready else None)
     if step is None:
         raise Conflict("当前没有您可以办理的审查环节（可能已被他人办理，请刷新后查看）")
     result = params.get("result") or "pass"
-    if result not in ("pass", "return"):
+    if not isinstance(result, str) or result not in ("pass", "return"):
         raise DomainError("审查结论应为“通过”或“退回”", status=422)
     case.process_state, finished = workflow.complete_step(xml, state, step.id, {"opinion": opinion, "result": result, "step": step.name})
     return {"step": step.name, "result": result, "finished": finished, "_label": step.name}
@@ -225,7 +246,7 @@ def _process_finished(case):
 def _start_special(case, actor, opinion, params):
     kind = params.get("kind")
     kinds = dict(SpecialProcedure.KINDS)
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise DomainError(f"特别程序种类应为：{'、'.join(kinds.values())}", status=422)
     pause = clock.pause(case, kinds[kind])
     SpecialProcedure.objects.create(case=case, kind=kind, reason=opinion, started_at=timezone.now(), pause=pause)
@@ -271,7 +292,7 @@ def _conclude(case, actor, opinion, params):
 
 def _deliver(case, actor, opinion, params):
     method = params.get("method") or case.delivery_method
-    if method not in DeliveryMethod.values:
+    if not isinstance(method, str) or method not in DeliveryMethod.values:
         raise DomainError("送达方式不正确", status=422)
     courier, tracking = str(params.get("courier") or "").strip(), str(params.get("tracking_no") or "").strip()
     if method == DeliveryMethod.MAIL and (not courier or not tracking):
@@ -290,7 +311,7 @@ def _pay(case, actor, opinion, params):
 
 
 def _fulfil_deferred(case, actor, opinion, params):
-    deferred = case.deferred_materials.filter(pk=params.get("deferred_id")).exclude(status=DeferredMaterial.FULFILLED).first()
+    deferred = case.deferred_materials.filter(pk=_int_param(params, "deferred_id", "容缺材料")).exclude(status=DeferredMaterial.FULFILLED).first()
     if deferred is None:
         raise DomainError("没有待补交的该项容缺材料", status=404)
     if not CaseMaterial.objects.filter(case=case, material_id=deferred.material_id, created_at__gte=case.accepted_at).exists():

@@ -89,7 +89,8 @@ def _set_delivery(case, impl, method, address):
 
 def own_case(user, case_id, lock=False):
     """The applicant's own case (404 for anyone else's: a guessed number reveals nothing)."""
-    qs = Case.objects.filter(pk=case_id, applicant__user=user) if getattr(user, "is_authenticated", False) else Case.objects.none()
+    # Read through the one authorisation filter; acting as the applicant then needs the case to be theirs.
+    qs = authz.filter_queryset(Case.objects.filter(pk=case_id), user).filter(applicant__user_id=getattr(user, "pk", None))
     if lock:
         qs = Case.objects.select_for_update().filter(pk__in=list(qs.values_list("pk", flat=True)))
     case = qs.select_related("item_version", "implementation").first()
@@ -207,7 +208,9 @@ def submit(user, case_id, token=None):
 
 
 def submitted_by_token(user, token):
-    return Case.objects.filter(submit_token=token, applicant__user=user).exclude(status=S.DRAFT).first() if token else None
+    if not token:
+        return None
+    return authz.filter_queryset(Case.objects.filter(submit_token=token), user).exclude(status=S.DRAFT).first()
 
 
 def visible_case(user, case_id):

@@ -38,6 +38,7 @@ from tongban.cases.models import (
 from tongban.cases.models import Status as S
 from tongban.cases.payments import PAYABLE, provider
 from tongban.catalog.formdef import TYPES
+from tongban.core import authz
 from tongban.core.authz import PermissionDenied
 from tongban.core.errors import DomainError
 
@@ -291,9 +292,9 @@ def _draft_post(request, case):
 
 
 def _submitted_with(user, token):
-    if not token:
-        return None
-    return Case.objects.filter(submit_token=token, applicant__user=user).exclude(status=S.DRAFT).first()
+    from tongban.cases.intake import submitted_by_token
+
+    return submitted_by_token(user, token)
 
 
 # --- one's own case --------------------------------------------------------------------------------
@@ -436,7 +437,7 @@ def _page(request, qs):
 def my(request):
     tab = request.GET.get("tab", "active")
     tab = tab if tab in dict(TABS) else "active"
-    own = Case.objects.filter(applicant=request.applicant)
+    own = authz.filter_queryset(Case.objects.filter(applicant=request.applicant), request.user)
     counts = own.aggregate(
         active=Count("pk", filter=Q(status__in=OPEN_STATUSES)), drafts=Count("pk", filter=Q(status=S.DRAFT)),
         done=Count("pk", filter=Q(status__in=DONE_STATUSES)),
