@@ -220,18 +220,6 @@ def _summary(case):
     }
 
 
-def _allowed(case, user):
-    allowed = []
-    for name, t in lifecycle.TABLE.items():
-        if case.status in t.sources and t.actors - {lifecycle.SYSTEM} and name != "pay":
-            try:
-                handling.resolve_actor(user, case, t)
-            except Exception:  # PermissionDenied: not this user's action
-                continue
-            allowed.append(name)
-    return allowed
-
-
 def _detail(case, user):
     from . import workflow
     from .models import DeferredMaterial, Supplement
@@ -244,7 +232,7 @@ def _detail(case, user):
     out.update({
         "channel": case.channel, "case_kind": case.case_kind, "contact_phone": case.masked_phone, "agent_name": case.agent_name,
         "form_data": case.form_data, "delivery_method": case.delivery_method, "delivery_address": case.delivery_address,
-        "fee_amount": case.fee_amount, "paid": payments.is_paid(case), "promised_days": case.promised_days,
+        "fee_amount": case.fee_amount, "paid": case.fee_settled(), "promised_days": case.promised_days,
         "statutory_days": case.statutory_days, "paused_days": case.paused_days, "statutory_due_date": case.statutory_due_date,
         "decision_reason": case.decision_reason, "result_name": case.result_name, "certificate_no": case.certificate_no,
         "commitments": case.commitments,
@@ -256,13 +244,9 @@ def _detail(case, user):
         "open_supplement": {"id": supplement.pk, "items": supplement.items, "note": supplement.note, "requested_at": supplement.requested_at.isoformat()} if supplement else None,
         "deferred_materials": [{"id": d.pk, "material_id": d.material_id, "name": d.material.name, "due_date": d.due_date.isoformat(), "status": d.status,
                                 "status_label": d.get_status_display()} for d in DeferredMaterial.objects.filter(case=case).select_related("material")],
-        "ready_steps": ready, "allowed_actions": _allowed(case, user),
+        "ready_steps": ready, "allowed_actions": [t.action for t, _ in handling.allowed(case, user)],
     })
     return out
-
-
-def _with_relations(case_id):
-    return Case.objects.select_related("item_version", "implementation", "department", "region", "process").get(pk=case_id)
 
 
 def _visible(request, case_id):
@@ -302,7 +286,7 @@ def create_application(request):
         raise DomainError("文件字段应为 material_<材料编号>", status=422)
     case = intake.create_application(applicant, request.user, data.implementation_code, data.form, files, materials,
                                      data.delivery_method, data.delivery_address, data.commitments, data.submit, data.token)
-    return Status(201, _detail(_with_relations(case.pk), request.user))
+    return Status(201, _detail(intake.visible_case(request.user, case.pk), request.user))
 
 
 @router.patch("/{int:case_id}", auth=case_auth, response=CaseDetail, summary="修改草稿（申请表、送达方式、容缺承诺）")

@@ -18,7 +18,7 @@ from tongban.directory.models import Membership
 
 from . import clock, events, lifecycle, notify, paperwork, workflow
 from .events import Actor
-from .models import Case, CaseMaterial, DeferredMaterial, Delivery, DeliveryMethod, Payment, ProcessDefinition, SpecialProcedure, Supplement
+from .models import Case, CaseMaterial, DeferredMaterial, Delivery, DeliveryMethod, ProcessDefinition, SpecialProcedure, Supplement
 from .models import Status as S
 
 MESSAGES = {
@@ -58,6 +58,21 @@ def resolve_actor(user, case, transition):
             return Actor(user=user, name=user.get_full_name() or user.username, role=m.role, department_name=dept.name,
                          department_code=dept.credit_code, region_code=m.region.code, window_name=window, department_id=dept.pk)
     raise authz.PermissionDenied(f"您无权对该办件执行“{transition.label}”")
+
+
+def allowed(case, user, actions=None):
+    """[(transition, actor)] of the actions `user` may take on `case` now — what `perform` would accept
+    (status and scope; the step's own checks still run when it is performed)."""
+    result = []
+    for name in actions or lifecycle.TABLE:
+        t = lifecycle.TABLE[name]
+        if case.status not in t.sources or not t.actors - {lifecycle.SYSTEM} or name == "pay":
+            continue
+        try:
+            result.append((t, resolve_actor(user, case, t)))
+        except authz.PermissionDenied:
+            continue
+    return result
 
 
 def perform(case_id, action, user=None, opinion="", params=None, actor=None):
@@ -279,7 +294,7 @@ def _deny(case, actor, opinion, params):
 
 
 def _conclude(case, actor, opinion, params):
-    if case.status == S.APPROVED and case.fee_amount > 0 and not case.payments.filter(status=Payment.PAID).exists():
+    if case.status == S.APPROVED and not case.fee_settled():
         raise Conflict(f"该办件应缴费用{case.fee_amount}元尚未缴纳，不能办结")
     owed = list(case.deferred_materials.exclude(status=DeferredMaterial.FULFILLED).values_list("material__name", flat=True))
     if case.status == S.APPROVED and owed:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from tongban.catalog.formdef import validate_data
 from tongban.catalog.models import Implementation, ItemVersion, Material
 from tongban.core import authz
+from tongban.core.api_common import get_visible
 from tongban.core.errors import Conflict, DomainError
 from tongban.core.files import read_upload, store_bytes, store_many, store_upload
 from tongban.directory.services import address_code_exists, region_by_code
@@ -214,7 +215,5 @@ def submitted_by_token(user, token):
 
 
 def visible_case(user, case_id):
-    case = authz.filter_queryset(Case.objects.filter(pk=case_id), user).first()
-    if case is None:
-        raise Http404
-    return case
+    """The case through the authorisation filter (404 when not readable), with what pages show of it."""
+    return get_visible(Case.objects.select_related("item_version", "implementation__item", "department", "region", "process"), user, pk=case_id)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tongban.core.append_only import AppendOnly
 from tongban.core.authz import ScopedQuerySet
 from tongban.core.masking import mask_id_number, mask_phone
 
@@ -123,6 +124,10 @@ class Case(models.Model):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+    def fee_settled(self):
+        """No fee, or a confirmed payment: a case that owes a fee cannot conclude."""
+        return self.fee_amount <= 0 or self.payments.filter(status=Payment.PAID).exists()
 
 
 class ProcessDefinition(models.Model):
@@ -290,15 +295,7 @@ class Message(models.Model):
         indexes = [models.Index(fields=["recipient", "-id"], name="message_recipient")]
 
 
-class CaseEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("办件记录只能追加，不能修改")
-
-    def delete(self):
-        raise PermissionError("办件记录只能追加，不能删除")
-
-
-class CaseEvent(models.Model):
+class CaseEvent(AppendOnly):
     """One thing that happened to a case. Append-only (ORM guard + database triggers) and hash-chained
     per case: `hash` = SHA-256 over the previous hash and this event's canonical content."""
 
@@ -321,20 +318,12 @@ class CaseEvent(models.Model):
     prev_hash = models.CharField("上一条摘要", max_length=64)
     hash = models.CharField("摘要", max_length=64)
 
-    objects = CaseEventQuerySet.as_manager()
+    history_name = "办件记录"
 
     class Meta:
         ordering = ["case", "seq"]
         verbose_name = verbose_name_plural = "办件过程记录"
         constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique")]
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("办件记录只能追加，不能修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("办件记录只能追加，不能删除")
 
 
 class CaseCounter(models.Model):

@@ -52,7 +52,7 @@ def start(user, case_id):
         raise Conflict("办件当前状态无需缴费")
     with transaction.atomic():
         Case.objects.select_for_update().get(pk=case.pk)
-        if case.payments.filter(status=Payment.PAID).exists():
+        if case.fee_settled():
             raise Conflict("该办件已缴费，无需重复缴纳")
         payment = case.payments.filter(status=Payment.PENDING).first()
         if payment is None:
@@ -75,6 +75,3 @@ def confirm(reference):
         handling.perform(payment.case_id, "pay", params={"payment": payment}, actor=Actor(name=provider().label, role="system"))
     return payment
 
-
-def is_paid(case):
-    return case.fee_amount <= 0 or case.payments.filter(status=Payment.PAID).exists()

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from .append_only import AppendOnly
+
 
 class HolidayYear(models.Model):
     """A year whose State Council holiday arrangement is loaded. Without a row, dates of that year
@@ -47,15 +49,7 @@ class CalendarDay(models.Model):
             raise ValidationError({"kind": "调休上班日应为周六或周日"})
 
 
-class AuditEntryQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("审计日志只能追加，不能修改")
-
-    def delete(self):
-        raise PermissionError("审计日志只能追加，不能删除")
-
-
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnly):
     """Append-only record of what a person did to shared data (catalogue, directory, imports)."""
 
     at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
@@ -67,7 +61,7 @@ class AuditEntry(models.Model):
     summary = models.TextField("摘要", blank=True)
     data = models.JSONField("详情", default=dict, blank=True)
 
-    objects = AuditEntryQuerySet.as_manager()
+    history_name = "审计日志"
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -76,14 +70,6 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}#{self.object_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("审计日志只能追加，不能修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("审计日志只能追加，不能删除")
 
 
 class IdempotencyRecord(models.Model):

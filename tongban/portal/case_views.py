@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tongban.applicants.services import current_applicant
 from tongban.cases import services as cases
-from tongban.cases.intake import form_fields
+from tongban.cases.intake import form_fields, submitted_by_token
 from tongban.cases.models import (
     OPEN_STATUSES,
     Case,
@@ -276,7 +276,7 @@ def _draft_post(request, case):
                                delivery_address=posted.delivery_address, commitments=posted.commitments)
             _store_uploads(request.user, case.pk, posted.uploads)
     except (DomainError, PermissionDenied) as exc:
-        done = _submitted_with(request.user, token) if action == "submit" else None
+        done = submitted_by_token(request.user, token) if action == "submit" else None
         if done is not None:  # the same submission again (double click racing the first)
             return redirect("portal:my-case", done.pk)
         return _draft_page(request, case, posted=posted, failure=_failure(exc, fields))
@@ -289,12 +289,6 @@ def _draft_post(request, case):
         return _draft_page(request, cases.own_case(request.user, case.pk), failure=_failure(exc, fields))
     messages.success(request, f"申请已提交，办件编号：{submitted.case_no}。请保存收件凭证，并留意短信和站内消息。")
     return redirect("portal:my-case", submitted.pk)
-
-
-def _submitted_with(user, token):
-    from tongban.cases.intake import submitted_by_token
-
-    return submitted_by_token(user, token)
 
 
 # --- one's own case --------------------------------------------------------------------------------

@@ -4,9 +4,8 @@ and how a posted form becomes the (opinion, params) that `cases.services.perform
 from dataclasses import dataclass, field
 
 from tongban.cases import handling, workflow
-from tongban.cases.lifecycle import STAFF, STAFF_ACTIONS, TABLE
+from tongban.cases.lifecycle import STAFF_ACTIONS
 from tongban.cases.models import DeliveryMethod, SpecialProcedure
-from tongban.core import authz
 
 BUTTONS = {
     "accept": "受理", "decide_at_once": "即办（受理并准予）", "request_supplement": "要求补齐补正", "refuse_intake": "不予受理",
@@ -55,16 +54,9 @@ def process_view(case):
 def available(case, user, ready_steps=(), finished=True):
     """The forms to show: the action runs from the case's status and one of the user's memberships
     may take it on this case (the same rule `perform` applies)."""
-    roles = authz.roles_of(user)
     forms, notes = [], []
-    for action in STAFF_ACTIONS:
-        t = TABLE[action]
-        if case.status not in t.sources or not (t.actors & STAFF & roles):
-            continue
-        try:
-            actor = handling.resolve_actor(user, case, t)
-        except authz.PermissionDenied:
-            continue
+    for t, actor in handling.allowed(case, user, STAFF_ACTIONS):
+        action = t.action
         extra = {}
         if action == "decide_at_once" and case.case_kind != "1":
             continue

@@ -18,7 +18,7 @@ from tongban.cases import services, workflow
 from tongban.cases.clock import deadline
 from tongban.cases.intake import form_fields
 from tongban.cases.lifecycle import STAFF_ACTIONS, status_label
-from tongban.cases.models import Case, CaseEvent, CaseMaterial, DeferredMaterial, Delivery, Message
+from tongban.cases.models import CaseEvent, CaseMaterial, DeferredMaterial, Delivery, Message
 from tongban.core import authz
 from tongban.core.admin_base import admin_site_has_permission
 from tongban.core.errors import DomainError
@@ -111,14 +111,6 @@ def queue(request):
     return render(request, "workbench/queue.html", context)
 
 
-def _visible_case(user, case_id):
-    case = (authz.filter_queryset(Case.objects.filter(pk=case_id), user)
-            .select_related("item_version", "implementation__item", "department", "region", "process").first())
-    if case is None:
-        raise Http404
-    return case
-
-
 def _form_rows(case):
     rows, seen = [], set()
     data = case.form_data or {}
@@ -179,14 +171,14 @@ def detail_context(request, case):
 @require_GET
 @staff_required
 def case_detail(request, case_id):
-    case = _visible_case(request.user, case_id)
+    case = services.visible_case(request.user, case_id)
     return render(request, "workbench/case.html", detail_context(request, case))
 
 
 @require_POST
 @staff_required
 def act(request, case_id, action):
-    case = _visible_case(request.user, case_id)
+    case = services.visible_case(request.user, case_id)
     if action not in STAFF_ACTIONS:
         raise Http404
     opinion, params = actions.params_from(action, request.POST)
@@ -203,7 +195,7 @@ def act(request, case_id, action):
 
 
 def _failed(request, case_id, action, message, status):
-    case = _visible_case(request.user, case_id)  # as it is now (the failed action changed nothing)
+    case = services.visible_case(request.user, case_id)  # as it is now (the failed action changed nothing)
     context = detail_context(request, case)
     context.update(error=message, error_action=action, error_label=services.TABLE[action].label, posted=request.POST)
     return render(request, "workbench/case.html", context, status=status)
