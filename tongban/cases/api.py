@@ -221,14 +221,11 @@ def _summary(case):
 
 
 def _detail(case, user):
-    from . import workflow
     from .models import DeferredMaterial, Supplement
 
     out = _summary(case)
     supplement = case.supplements.filter(status=Supplement.OPEN).last()
-    ready = []
-    if case.process_id and not workflow.is_finished(case.process.bpmn_xml, case.process_state):
-        ready = [{"id": s.id, "name": s.name, "role": s.role} for s in workflow.ready_steps(case.process.bpmn_xml, case.process_state)]
+    ready = [{"id": s.id, "name": s.name, "role": s.role} for s in handling.review_steps(case)[0]]
     out.update({
         "channel": case.channel, "case_kind": case.case_kind, "contact_phone": case.masked_phone, "agent_name": case.agent_name,
         "form_data": case.form_data, "delivery_method": case.delivery_method, "delivery_address": case.delivery_address,

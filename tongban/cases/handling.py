@@ -254,6 +254,18 @@ def _review(case, actor, opinion, params):
     return {"step": step.name, "result": result, "finished": finished, "_label": step.name}
 
 
+def review_steps(case):
+    """(ready steps, finished) of the case's review process for display; ([], True) without one and
+    ([], False) when its stored state cannot be read (deciding then stays blocked)."""
+    if case.process_id is None or not case.process_state:
+        return [], True
+    try:
+        xml = case.process.bpmn_xml
+        return workflow.ready_steps(xml, case.process_state), workflow.is_finished(xml, case.process_state)
+    except workflow.WorkflowError:
+        return [], False
+
+
 def _process_finished(case):
     return case.process is None or workflow.is_finished(case.process.bpmn_xml, case.process_state)
 

@@ -3,7 +3,7 @@ and how a posted form becomes the (opinion, params) that `cases.services.perform
 
 from dataclasses import dataclass, field
 
-from tongban.cases import handling, workflow
+from tongban.cases import handling
 from tongban.cases.lifecycle import STAFF_ACTIONS
 from tongban.cases.models import DeliveryMethod, SpecialProcedure
 
@@ -38,17 +38,6 @@ def _opinion_label(t):
     if t.action == "request_supplement":
         return "补正说明"
     return f"{t.label}意见"
-
-
-def process_view(case):
-    """(ready steps, finished) of the case's review process; ([], True) without one."""
-    if case.process_id is None or not case.process_state:
-        return [], True
-    try:
-        xml = case.process.bpmn_xml
-        return workflow.ready_steps(xml, case.process_state), workflow.is_finished(xml, case.process_state)
-    except workflow.WorkflowError:
-        return [], False
 
 
 def available(case, user, ready_steps=(), finished=True):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from tongban.cases import services, workflow
+from tongban.cases import handling, services, workflow
 from tongban.cases.clock import deadline
 from tongban.cases.intake import form_fields
 from tongban.cases.lifecycle import STAFF_ACTIONS, status_label
@@ -153,7 +153,7 @@ def _timeline(case):
 
 def detail_context(request, case):
     today = timezone.localdate()
-    ready, finished = actions.process_view(case)
+    ready, finished = handling.review_steps(case)
     forms, notes = actions.available(case, request.user, ready, finished)
     current, earlier = _materials(case)
     deferred = [{"d": d, "overdue": d.status == DeferredMaterial.OVERDUE or (d.status == DeferredMaterial.PENDING and d.due_date < today)}
