@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "tongban.catalog",
     "tongban.applicants",
     "tongban.cases",
+    "tongban.exchange",
+    "tongban.cooperation",
     "tongban.portal",
     "tongban.workbench",
 ]
@@ -180,3 +182,13 @@ TONGBAN_DEADLINE_YELLOW_DAYS = int(os.environ.get("TONGBAN_DEADLINE_YELLOW_DAYS"
 TONGBAN_PAYMENT_PROVIDER = os.environ.get("TONGBAN_PAYMENT_PROVIDER", "tongban.cases.payments.SandboxProvider")
 TONGBAN_DEFERRED_DAYS = int(os.environ.get("TONGBAN_DEFERRED_DAYS", "10"))
 TONGBAN_PUBLIC_URL = os.environ.get("TONGBAN_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# Platform nodes and the exchange between them (tongban.exchange). A deployment is one node; the embedded
+# default serves every region itself, so every hand-off is local until peers are registered.
+TONGBAN_NODE_ID = os.environ.get("TONGBAN_NODE_ID", "local")
+TONGBAN_NODE_NAME = os.environ.get("TONGBAN_NODE_NAME", "本地节点")
+TONGBAN_NODE_KEY_FILE = Path(os.environ.get("TONGBAN_NODE_KEY_FILE", VAR_DIR / "node_key.json"))
+TONGBAN_NODE_SIGNING = os.environ.get("TONGBAN_NODE_SIGNING", "sm2")  # sm2 (SM2/SM3) or ed25519
+TONGBAN_EXCHANGE_MAX_TRIES = int(os.environ.get("TONGBAN_EXCHANGE_MAX_TRIES", "12"))
+TONGBAN_EXCHANGE_MAX_SKEW_SECONDS = int(os.environ.get("TONGBAN_EXCHANGE_MAX_SKEW_SECONDS", "300"))
+TONGBAN_EXCHANGE_TIMEOUT_SECONDS = float(os.environ.get("TONGBAN_EXCHANGE_TIMEOUT_SECONDS", "10"))

@@ -21,6 +21,8 @@ urlpatterns = [
     path("dev/", include("tongban.applicants.dev_urls")),
     path("cases/", include("tongban.cases.urls")),
     path("workbench/", include("tongban.workbench.urls")),
+    path("exchange/", include("tongban.exchange.urls")),
+    path("cooperation/", include("tongban.cooperation.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

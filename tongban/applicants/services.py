@@ -278,3 +278,40 @@ def applicant_of(user):
 
 def current_applicant(request):
     return applicant_of(getattr(request, "user", None))
+
+
+# --- applicants met at a window -------------------------------------------------------------------
+
+def applicant_at_window(kind, name, phone, id_number="", credit_code="", applicant_type="2", agent_name="", agent_id_number=""):
+    """The applicant a window clerk verified in person (or that another node's window verified): found by
+    their code, else created with an account they can later sign in to with an SMS code."""
+    phone = clean_mobile(phone)
+    if kind == Applicant.NATURAL:
+        name = _clean_name(name, "name", "姓名", 30)
+        id_number = _clean_id_number(id_number, "id_number")
+        existing = Applicant.objects.filter(kind=kind, id_number=id_number).first()
+        fields = dict(applicant_type="1", name=name, id_number=id_number, phone=phone)
+        prefix, display = "p", name
+    elif kind == Applicant.LEGAL:
+        name = _clean_name(name, "org_name", "单位名称", 200)
+        credit_code = _clean_credit_code(credit_code)
+        if applicant_type not in LEGAL_TYPES:
+            raise InvalidInput("applicant_type", "申请人类型不正确")
+        agent_name = _clean_name(agent_name, "agent_name", "经办人姓名", 30)
+        agent_id_number = _clean_id_number(agent_id_number, "agent_id_number", "经办人身份号码")
+        existing = Applicant.objects.filter(kind=kind, credit_code=credit_code, agent_id_number=agent_id_number).first()
+        fields = dict(applicant_type=applicant_type, name=name, credit_code=credit_code, agent_name=agent_name,
+                      agent_id_number=agent_id_number, phone=phone)
+        prefix, display = "o", agent_name
+    else:
+        raise InvalidInput("kind", "申请人类别应为自然人（natural）或法人（legal）")
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Applicant.objects.create(user=_new_user(prefix, display), kind=kind, **fields)
+    except IntegrityError:  # same applicant created concurrently, or a legal person's phone already taken
+        found = Applicant.objects.filter(kind=kind, **({"id_number": id_number} if kind == Applicant.NATURAL else {"credit_code": credit_code, "agent_id_number": agent_id_number})).first()
+        if found is None:
+            raise Conflict("该单位已有其他经办人使用此手机号，请更换手机号") from None
+        return found

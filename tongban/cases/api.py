@@ -23,7 +23,7 @@ from tongban.core.errors import DomainError
 from tongban.core.idempotency import idempotent
 from tongban.directory.api_auth import CSRF_FAILED
 
-from . import clock, handling, intake, lifecycle, national_record, payments, tracking
+from . import clock, crossregion, handling, intake, lifecycle, national_record, payments, proxy, tracking
 from .models import Case, CaseEvent, Message
 
 router = Router(tags=["办件"])
@@ -105,6 +105,8 @@ class EventOut(Schema):
     status_to: str
     opinion: str
     data: dict
+    duty: str = Field(description="责任方：receiving 收件地 / competent 办理地 / part 联办地（跨地区办件）")
+    origin: str = Field(description="跨节点办件：该记录发生的节点与序号")
     hash: str
 
 
@@ -140,6 +142,15 @@ class CaseDetail(CaseSummary):
     deferred_materials: list[dict]
     ready_steps: list[dict]
     allowed_actions: list[str]
+    uid: str = Field(description="办件全局编号（各节点相同）")
+    mode: str = Field(description="业务模式：online / proxy / joint")
+    mode_label: str
+    receiving: dict | None = Field(description="收件地（异地代收代办、多地联办）：区划、部门、窗口、代收依据、节点")
+    competent_node: str
+    intake_check: dict
+    paper_transfers: list[dict]
+    parts: list[dict]
+    problems: list[dict]
 
 
 class CasePage(Page):
@@ -242,6 +253,7 @@ def _detail(case, user):
         "deferred_materials": [{"id": d.pk, "material_id": d.material_id, "name": d.material.name, "due_date": d.due_date.isoformat(), "status": d.status,
                                 "status_label": d.get_status_display()} for d in DeferredMaterial.objects.filter(case=case).select_related("material")],
         "ready_steps": ready, "allowed_actions": [t.action for t, _ in handling.allowed(case, user)],
+        **crossregion.detail(case),
     })
     return out
 
@@ -336,11 +348,100 @@ def sandbox_confirm(request, reference: str):
     return {"reference": p.reference, "amount": p.amount, "status": p.status, "provider": p.provider, "checkout_url": ""}
 
 
+# --- the receiving window (异地代收代办) --------------------------------------------------------
+
+class WindowApplicant(Schema):
+    kind: str = Field("natural", description="natural 自然人 / legal 法人")
+    name: str = Field(max_length=200, description="姓名或单位名称")
+    phone: str = Field(max_length=20)
+    id_number: str = Field("", max_length=18)
+    credit_code: str = Field("", max_length=18)
+    applicant_type: str = Field("2", max_length=1)
+    agent_name: str = Field("", max_length=60)
+    agent_id_number: str = Field("", max_length=18)
+
+
+class ProxyIn(Schema):
+    implementation_code: str = Field(min_length=1, max_length=36, description="办理地的实施编码")
+    applicant: WindowApplicant
+    form: dict[str, Any] = Field(default_factory=dict)
+    delivery_method: str | None = Field(None, max_length=20)
+    delivery_address: str = Field("", max_length=300)
+    window_id: int | None = None
+
+
+class ReceivingOut(Schema):
+    allowed: bool
+    reason: str
+    basis: str
+    implementation_code: str
+    item_name: str
+    competent_place: str
+    formal_review_points: list[str]
+    originals: list[dict]
+
+
+class IntakeCheckIn(Schema):
+    identity_method: str = Field(description="id_reader 身份证阅读器 / face 人脸核验 / manual 人工核验")
+    originals_checked: list[int] = Field(default_factory=list, description="已核验原件的材料编号")
+    formal_review: list[dict[str, Any]] = Field(default_factory=list, description="[{point, ok, note}]：逐项形式审查结果")
+
+
+def _staff(request):
+    if not roles_of(request.user):
+        raise DomainError("此操作仅限工作人员", status=403)
+
+
+@router.get("/receiving-check", auth=case_auth, response=ReceivingOut, summary="代收前核对：本窗口能否代收该实施清单（原因与依据）")
+def receiving_check(request, implementation_code: str):
+    _staff(request)
+    impl, _m, decision = proxy.receiving_check(request.user, implementation_code[:36])
+    version = impl.item.versions.filter(status="published").first()
+    return {"allowed": decision.allowed, "reason": decision.reason, "basis": decision.basis, "implementation_code": impl.implementation_code,
+            "item_name": version.name, "competent_place": f"{impl.region.full_name()} {impl.department.name}",
+            "formal_review_points": proxy.review_points(version),
+            "originals": [{"id": m.pk, "name": m.name} for m in version.materials.filter(original_check=True).order_by("seq")]}
+
+
+@router.post("/proxy-cases", auth=case_auth, response={201: CaseDetail}, summary="异地代收：窗口为办理地在外地的事项收件（草稿）")
+@idempotent
+def open_proxy_case(request, payload: ProxyIn):
+    _staff(request)
+    case = proxy.open_case(request.user, payload.implementation_code, payload.applicant.dict(), payload.form, payload.delivery_method,
+                           payload.delivery_address, payload.window_id)
+    return Status(201, _detail(intake.visible_case(request.user, case.pk), request.user))
+
+
+@router.post("/{int:case_id}/intake-check", auth=case_auth, response=CaseDetail, summary="收件核验：身份核验方式、原件核验、形式审查要点")
+def intake_check(request, case_id: int, payload: IntakeCheckIn):
+    _staff(request)
+    case = proxy.record_check(request.user, case_id, payload.identity_method, payload.originals_checked, payload.formal_review)
+    return _detail(intake.visible_case(request.user, case.pk), request.user)
+
+
+@router.post("/{int:case_id}/scans", auth=case_auth, response={201: MaterialRow}, summary="窗口扫描材料（PDF、JPG、PNG、OFD）",
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "required": ["material_id", "file"], "properties": {
+                 "material_id": {"type": "integer"}, "file": {"type": "string", "format": "binary"}}}}}}})
+def upload_scan(request, case_id: int):
+    _staff(request)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise DomainError("请选择要上传的文件（字段 file）", status=422)
+    mid = request.POST.get("material_id", "")
+    if not mid.isdigit():
+        raise DomainError("material_id 应为材料编号", status=422)
+    m = proxy.add_scan(request.user, case_id, int(mid), upload)
+    return Status(201, {"id": m.pk, "material_id": m.material_id, "name": m.name, "file_name": m.file_name, "content_type": m.blob.content_type,
+                        "size": m.blob.size, "sha256": m.blob_id, "round": m.round, "url": f"/cases/{case_id}/materials/{m.pk}/"})
+
+
 # --- everyone who may read the case ----------------------------------------------------------
 
 @router.get("", auth=case_auth, response=CasePage, summary="办件列表（申请人：本人办件；工作人员：管辖范围内）")
-def list_cases(request, status: str = "", case_no: str = "", limit: int = 20, offset: int = 0):
+def list_cases(request, status: str = "", case_no: str = "", uid: str = "", limit: int = 20, offset: int = 0):
     qs = filter_queryset(Case.objects.select_related("item_version", "implementation", "department", "region"), request.user)
+    if uid:
+        qs = qs.filter(uid=crossregion.parse_uid(uid))
     if status:
         qs = qs.filter(status=status[:16])
     if case_no:

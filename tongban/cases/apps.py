@@ -7,4 +7,6 @@ class CasesConfig(AppConfig):
     verbose_name = "办件"
 
     def ready(self):
-        from . import scopes  # noqa: F401  (registers authorisation scopes)
+        from . import replication, scopes  # noqa: F401  (registers authorisation scopes)
+
+        replication.register()  # the exchange's message handlers for cross-region cases

@@ -27,13 +27,14 @@ class Actor:
     region_code: str = ""
     window_name: str = ""
     department_id: int | None = None
+    duty: str = ""  # on a cross-region case: whose duty the step was (收件地 / 办理地 / 联办地)
 
 
 SYSTEM = Actor()
 
 
 def _content(event):
-    return {
+    content = {
         "case": event.case_id, "seq": event.seq, "action": event.action, "label": event.label,
         "actor": event.actor_id, "actor_name": event.actor_name, "role": event.role,
         "department_name": event.department_name, "department_code": event.department_code,
@@ -41,6 +42,11 @@ def _content(event):
         "at": event.at.isoformat(), "status_from": event.status_from, "status_to": event.status_to,
         "opinion": event.opinion, "data": event.data,
     }
+    # Added with cross-region handling; absent from (and so not changing) the hashes of older events.
+    for extra in ("duty", "origin"):
+        if getattr(event, extra, ""):
+            content[extra] = getattr(event, extra)
+    return content
 
 
 def compute_hash(prev_hash, event):
@@ -48,19 +54,29 @@ def compute_hash(prev_hash, event):
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def append(case, action, label, actor, status_from="", status_to="", opinion="", data=None):
-    """Append an event; the caller holds the case's row lock, so the sequence cannot race."""
+def append(case, action, label, actor, status_from="", status_to="", opinion="", data=None, duty="", origin=None, at=None):
+    """Append an event; the caller holds the case's row lock, so the sequence cannot race.
+    `origin` is given for an event mirrored from another node; a local event of a cross-region case
+    gets "<this node>:<seq>"."""
     last = CaseEvent.objects.filter(case=case).order_by("-seq").values_list("seq", "hash").first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    if origin is None:
+        origin = f"{case_node_id()}:{seq}" if case.mode != "online" else ""
     event = CaseEvent(
         case=case, seq=seq, action=action, label=label, actor=actor.user, actor_name=actor.name, role=actor.role,
         department_name=actor.department_name, department_code=actor.department_code, region_code=actor.region_code,
-        window_name=actor.window_name, at=timezone.now().replace(microsecond=0), status_from=status_from, status_to=status_to,
-        opinion=opinion, data=data or {}, prev_hash=prev,
+        window_name=actor.window_name, at=at or timezone.now().replace(microsecond=0), status_from=status_from, status_to=status_to,
+        opinion=opinion, data=data or {}, duty=duty, origin=origin, prev_hash=prev,
     )
     event.hash = compute_hash(prev, event)
     event.save()
     return event
+
+
+def case_node_id():
+    from tongban.exchange.service import self_node
+
+    return self_node().node_id
 
 
 def verify_chain(events):

@@ -16,9 +16,20 @@ from tongban.core.errors import Conflict, DomainError
 from tongban.core.workdays import add_working_days
 from tongban.directory.models import Membership
 
-from . import clock, events, lifecycle, notify, paperwork, workflow
+from . import clock, events, joint, lifecycle, notify, paperwork, proxy, workflow
 from .events import Actor
-from .models import Case, CaseMaterial, DeferredMaterial, Delivery, DeliveryMethod, ProcessDefinition, SpecialProcedure, Supplement
+from .models import (
+    Case,
+    CaseMaterial,
+    CasePart,
+    DeferredMaterial,
+    Delivery,
+    DeliveryMethod,
+    Mode,
+    ProcessDefinition,
+    SpecialProcedure,
+    Supplement,
+)
 from .models import Status as S
 
 MESSAGES = {
@@ -42,21 +53,67 @@ MESSAGES = {
 }
 
 
+def duties(case, transition):
+    """The places whose staff may take `transition` on `case`, in order of preference."""
+    if case.mode == Mode.ONLINE or not case.receiving_region_path:
+        return [lifecycle.COMPETENT] if transition.duty != lifecycle.PART or case.mode == Mode.JOINT else []
+    if transition.duty == lifecycle.DELIVERY:
+        back_to_window = case.delivery_method in (DeliveryMethod.PICKUP, DeliveryMethod.REMOTE_PRINT)
+        return [lifecycle.RECEIVING if back_to_window else lifecycle.COMPETENT]
+    if transition.duty == lifecycle.EITHER:
+        return [lifecycle.COMPETENT, lifecycle.RECEIVING, lifecycle.PART]
+    return [transition.duty]
+
+
+def _local_node():
+    from tongban.exchange.service import self_node
+
+    return self_node().node_id
+
+
+def _place_of(case, duty, membership, node):
+    """(department, region) the membership acts for at `duty`'s place of the case, or None. A place run
+    by another node is never acted for here: that node holds the authority over its steps."""
+    m = membership
+    if duty == lifecycle.COMPETENT:
+        if case.competent_node and case.competent_node != node:
+            return None
+        if case.region_path.startswith(m.region.path) and m.department_id in (None, case.department_id):
+            return m.department or case.department
+    elif duty == lifecycle.RECEIVING:
+        if case.receiving_node and case.receiving_node != node:
+            return None
+        if case.receiving_region_path.startswith(m.region.path) and m.department_id in (None, case.receiving_department_id):
+            return m.department or case.receiving_department or m.region
+    elif duty == lifecycle.PART:
+        for part in case.parts.all():
+            if part.status == CasePart.ACTIVE and part.node_id in ("", node) and part.region_path.startswith(m.region.path) \
+                    and m.department_id in (None, part.department_id):
+                return m.department or part.department or m.region
+    return None
+
+
 def resolve_actor(user, case, transition):
     """The record's view of who acts: an applicant on their own case, or staff through a membership
-    whose role may take this action and whose region and department cover the case."""
+    whose role may take this action and whose region and department cover the place whose duty the
+    step is (the competent place; on a cross-region case also the receiving window or a joint part)."""
     if lifecycle.APPLICANT in transition.actors and getattr(case.applicant, "user_id", None) == getattr(user, "pk", None):
         return Actor(user=user, name=case.applicant_name, role=lifecycle.APPLICANT)
     staff_roles = transition.actors & lifecycle.STAFF
     if not {g[0] for g in authz.grants(user)} & staff_roles:  # grants are cached on the user: no query
         raise authz.PermissionDenied(f"您无权对该办件执行“{transition.label}”")
     memberships = Membership.objects.filter(user_id=getattr(user, "pk", None), is_active=True, role__in=staff_roles).select_related("region", "department", "window__hall")
-    for m in memberships:
-        if case.region_path.startswith(m.region.path) and m.department_id in (None, case.department_id):
-            dept = m.department or case.department
+    node = _local_node() if case.mode != Mode.ONLINE else ""
+    for duty in duties(case, transition):
+        for m in memberships:
+            place = _place_of(case, duty, m, node)
+            if place is None:
+                continue
             window = f"{m.window.hall.name} {m.window.number}号窗口" if m.window_id else ""
-            return Actor(user=user, name=user.get_full_name() or user.username, role=m.role, department_name=dept.name,
-                         department_code=dept.credit_code, region_code=m.region.code, window_name=window, department_id=dept.pk)
+            dept_name, dept_code = (place.name, place.credit_code) if hasattr(place, "credit_code") else (place.name, "")
+            return Actor(user=user, name=user.get_full_name() or user.username, role=m.role, department_name=dept_name,
+                         department_code=dept_code, region_code=m.region.code, window_name=window,
+                         department_id=getattr(place, "credit_code", None) and place.pk, duty=duty if case.mode != Mode.ONLINE else "")
     raise authz.PermissionDenied(f"您无权对该办件执行“{transition.label}”")
 
 
@@ -66,13 +123,24 @@ def allowed(case, user, actions=None):
     result = []
     for name in actions or lifecycle.TABLE:
         t = lifecycle.TABLE[name]
-        if case.status not in t.sources or not t.actors - {lifecycle.SYSTEM} or name == "pay":
+        if case.status not in t.sources or not t.actors - {lifecycle.SYSTEM} or name == "pay" or not _applies(case, name):
             continue
         try:
             result.append((t, resolve_actor(user, case, t)))
         except authz.PermissionDenied:
             continue
     return result
+
+
+def _applies(case, action):
+    """Whether a cross-region step makes sense for this case at all (offered as an action only then)."""
+    if action in ("forward", "raise_problem", "conclude_part") and case.mode == Mode.ONLINE:
+        return False
+    if action == "confirm_paper":
+        return case.paper_transfers.filter(status="sent").exists()
+    if action == "conclude_part":
+        return case.parts.filter(status=CasePart.ACTIVE).exists()
+    return True
 
 
 def perform(case_id, action, user=None, opinion="", params=None, actor=None):
@@ -107,7 +175,15 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None):
         target = data.pop("_target", None) or t.target or case.status
         case.status = target
         case.save()
-        events.append(case, action, data.pop("_label", None) or t.label, actor, status_from, target, opinion, data)
+        after = data.pop("_after", None)
+        event = events.append(case, action, data.pop("_label", None) or t.label, actor, status_from, target, opinion, data, duty=actor.duty)
+        if case.mode != Mode.ONLINE:
+            from . import replication
+
+            replication.publish(case, event)
+            replication.tell_places(case, event)
+        if after is not None:
+            after()
         if action in MESSAGES and case.case_no:
             title, body = MESSAGES[action]
             due = f"{case.due_date:%Y年%m月%d日}" if case.due_date else ""
@@ -166,7 +242,11 @@ def _accept(case, actor, opinion, params):
             deferred.append(c["name"])
     _start_process(case)
     paperwork.issue(case, "acceptance")
-    return {"due_date": str(case.due_date), "deferred": deferred, "calendar_warning": case.calendar_warning}
+    data = {"due_date": str(case.due_date), "deferred": deferred, "calendar_warning": case.calendar_warning}
+    if case.mode == Mode.JOINT:
+        joint.create_parts(case)
+        data["_after"] = lambda: joint.after_step(case)
+    return data
 
 
 def _start_process(case):
@@ -240,7 +320,8 @@ def _review(case, actor, opinion, params):
     if case.process is None:
         raise DomainError("该事项未设置审查环节，可直接作出决定", status=409)
     xml, state = case.process.bpmn_xml, case.process_state
-    ready = [s for s in workflow.ready_steps(xml, state) if s.role == actor.role]
+    parts = joint.part_steps(case)  # a joint part's step is concluded by its own department
+    ready = [s for s in workflow.ready_steps(xml, state) if s.role == actor.role and s.name not in parts]
     step_id = params.get("step_id")
     if step_id is not None and not isinstance(step_id, str):
         raise DomainError("审查环节编号应为文字", status=422)
@@ -251,7 +332,10 @@ def _review(case, actor, opinion, params):
     if not isinstance(result, str) or result not in ("pass", "return"):
         raise DomainError("审查结论应为“通过”或“退回”", status=422)
     case.process_state, finished = workflow.complete_step(xml, state, step.id, {"opinion": opinion, "result": result, "step": step.name})
-    return {"step": step.name, "result": result, "finished": finished, "_label": step.name}
+    data = {"step": step.name, "result": result, "finished": finished, "_label": step.name}
+    if parts:
+        data["_after"] = lambda: joint.after_step(case)
+    return data
 
 
 def review_steps(case):
@@ -326,10 +410,44 @@ def _deliver(case, actor, opinion, params):
         raise DomainError("邮寄送达请填写快递公司和快递单号", status=422)
     if len(courier) > 60 or len(tracking) > 40:
         raise DomainError("快递公司或单号过长", status=422)
+    recipient = str(params.get("recipient") or "").strip()
+    if case.mode != Mode.ONLINE and method in (DeliveryMethod.PICKUP, DeliveryMethod.REMOTE_PRINT) and not recipient:
+        raise DomainError("窗口领取或异地打印交付时请登记签收人（领取人）", status=422)
     case.delivered_at = timezone.now()
     Delivery.objects.create(case=case, method=method, courier=courier, tracking_no=tracking, address=case.delivery_address,
                             place=str(params.get("place") or "")[:200], recipient=str(params.get("recipient") or "")[:60], delivered_at=case.delivered_at)
     return {"method": DeliveryMethod(method).label, "courier": courier, "tracking_no": tracking}
+
+
+def _raise_problem(case, actor, opinion, params):
+    """问题反馈: a problem either place raises on the case (or its answer), seen by the other place."""
+    import uuid
+
+    from tongban.cooperation import services as cooperation
+    from tongban.cooperation.models import WorkOrder
+
+    title = str(params.get("title") or "").strip() or "问题反馈"
+    reply_to = params.get("reply_to")
+    uid = str(uuid.uuid4())
+    if reply_to:
+        order = WorkOrder.objects.filter(case=case, uid=str(reply_to)).first() if _is_uuid(reply_to) else None
+        if order is None:
+            raise DomainError("要答复的问题反馈单不存在", status=404)
+        cooperation.record_reply(order, side=actor.duty or "competent", author_name=actor.name, region_code=actor.region_code, body=opinion, uid=uid)
+        return {"uid": uid, "reply_to": str(order.uid), "title": order.title, "_label": "问题答复"}
+    cooperation.record_problem(case, side=actor.duty or "competent", author_name=actor.name, region_code=actor.region_code,
+                               department_name=actor.department_name, title=title, body=opinion, uid=uid)
+    return {"uid": uid, "title": title}
+
+
+def _is_uuid(value):
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _pay(case, actor, opinion, params):
@@ -362,4 +480,6 @@ HANDLERS = {
     "resubmit": _resubmit, "decide_at_once": _decide_at_once, "review": _review, "start_special": _start_special,
     "end_special": _end_special, "approve": _approve, "deny": _deny, "conclude": _conclude, "deliver": _deliver,
     "pay": _pay, "fulfil_deferred": _fulfil_deferred, "flag_deferred_overdue": _flag_deferred_overdue,
+    "forward": proxy.forward_step, "confirm_paper": proxy.confirm_paper_step, "conclude_part": joint.conclude_part_step,
+    "raise_problem": _raise_problem,
 }

@@ -45,12 +45,13 @@ def clean_form(version, data, files=None, partial=False):
     return clean
 
 
-def applicable_implementation(implementation_code):
+def applicable_implementation(implementation_code, mode="online"):
+    """The implementation and its published version; `mode` (全程网办 by default) must be supported."""
     impl = (Implementation.objects.select_related("item", "region", "department")
-            .filter(implementation_code=(implementation_code or "").strip().upper(), is_active=True).first())
+            .filter(implementation_code=str(implementation_code or "").strip().upper(), is_active=True).first())
     if impl is None:
         raise DomainError(f"实施编码“{implementation_code}”不存在或未在用", status=422)
-    if "online" not in impl.get_modes_names():
+    if mode == "online" and "online" not in impl.get_modes_names():
         raise DomainError("该事项在此地不支持全程网办，请到窗口申请", status=422)
     version = impl.item.versions.filter(status=ItemVersion.PUBLISHED).first()
     if version is None:
@@ -60,7 +61,17 @@ def applicable_implementation(implementation_code):
 
 @transaction.atomic
 def create_draft(applicant, implementation_code, form=None, files=None, delivery_method=None, delivery_address=""):
-    impl, version = applicable_implementation(implementation_code)
+    impl, _version = applicable_implementation(implementation_code)
+    case = new_case(applicant, impl, form, delivery_method, delivery_address, files)
+    case.save()
+    return case
+
+
+def new_case(applicant, impl, form=None, delivery_method=None, delivery_address="", files=None):
+    """An unsaved draft of `impl` for `applicant` (online, or opened at a window by a clerk)."""
+    version = impl.item.versions.filter(status=ItemVersion.PUBLISHED).first()
+    if version is None:
+        raise DomainError("该事项暂无已发布的办事指南，暂不能申请", status=422)
     codes = [c.strip() for c in version.service_objects.split(",")]
     if applicant.applicant_type not in codes:
         raise DomainError("该事项的服务对象不包括您的申请人类型", status=422)
@@ -73,7 +84,6 @@ def create_draft(applicant, implementation_code, form=None, files=None, delivery
     )
     _set_delivery(case, impl, delivery_method or (impl.get_delivery_methods_names() or [DeliveryMethod.MAIL])[0], delivery_address)
     case.form_data = clean_form(version, form or {}, files, partial=True)
-    case.save()
     return case
 
 
@@ -132,10 +142,10 @@ def _commitments(case, material_ids):
 def add_material(user, case_id, material_id, upload, how="online"):
     """Store an uploaded material against the case (a new round when the case is past its draft)."""
     case = own_case(user, case_id)
-    return _add_material(case, material_id, upload, how)
+    return store_material(case, material_id, upload, how)
 
 
-def _add_material(case, material_id, upload, how):
+def store_material(case, material_id, upload, how):
     if case.status not in UPLOAD_STATUSES:
         raise Conflict("办件当前状态不能再上传材料")
     material = Material.objects.filter(pk=material_id, version=case.item_version).first() if isinstance(material_id, int) or str(material_id).isdigit() else None

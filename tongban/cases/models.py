@@ -5,6 +5,8 @@ table; what a person did is an append-only, hash-chained `CaseEvent`. Rows below
 step (supplement, pause, special procedure, delivery, payment) carry their own explicit status.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -45,11 +47,34 @@ class DeliveryMethod(models.TextChoices):
     REMOTE_PRINT = "remote_print", "异地打印"
 
 
+class Mode(models.TextChoices):
+    ONLINE = "online", "全程网办"
+    PROXY = "proxy", "异地代收代办"
+    JOINT = "joint", "多地联办"
+
+
+class Duty(models.TextChoices):
+    """Whose duty a step was (责任追溯 across places)."""
+
+    RECEIVING = "receiving", "收件地"
+    COMPETENT = "competent", "办理地"
+    PART = "part", "联办地"
+
+
+class IdentityMethod(models.TextChoices):
+    ID_READER = "id_reader", "身份证阅读器"
+    FACE = "face", "人脸核验"
+    MANUAL = "manual", "人工核验"
+
+
 class CaseQuerySet(ScopedQuerySet):
     pass
 
 
 class Case(models.Model):
+    # The case's identity across platform nodes (each node holding a copy keys it by this).
+    uid = models.UUIDField("全局编号", unique=True, default=uuid.uuid4, editable=False)
+    mode = models.CharField("业务模式", max_length=8, choices=Mode.choices, default=Mode.ONLINE)
     case_no = models.CharField("办件编号", max_length=24, unique=True, null=True, blank=True)
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
     channel = models.CharField("申请渠道", max_length=8, choices=Channel.choices, default=Channel.ONLINE)
@@ -61,6 +86,19 @@ class Case(models.Model):
     region = models.ForeignKey("directory.Region", on_delete=models.PROTECT, related_name="cases", verbose_name="办理地区划")
     region_path = models.CharField("区划路径", max_length=80, editable=False)
     department = models.ForeignKey("directory.Department", on_delete=models.PROTECT, related_name="cases", verbose_name="办理部门")
+    # Receiving place (收件地) of a proxy or joint case: where the window took the application.
+    receiving_region = models.ForeignKey("directory.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="received_cases", verbose_name="收件地区划")
+    receiving_region_path = models.CharField("收件地区划路径", max_length=80, blank=True, editable=False)
+    receiving_department = models.ForeignKey("directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="received_cases", verbose_name="收件部门")
+    receiving_window = models.ForeignKey("directory.Window", null=True, blank=True, on_delete=models.SET_NULL, related_name="received_cases", verbose_name="收件窗口")
+    receiving_basis = models.CharField("代收依据", max_length=200, blank=True)
+    receiving_node = models.CharField("收件地节点", max_length=40, blank=True)
+    competent_node = models.CharField("办理地节点", max_length=40, blank=True)
+    # What the receiving window checked: {"identity_method", "originals_checked": [material ids],
+    # "formal_review": [{"point", "ok", "note"}], "checked_by", "checked_at"}.
+    intake_check = models.JSONField("收件核验", default=dict, blank=True)
+    # Highest local material / document ids already sent to the other places of the case.
+    exchange_mark = models.JSONField("已同步标记", default=dict, blank=True, editable=False)
     # Snapshot of who applied, as the national record wants it (the applicant may change later).
     applicant_name = models.CharField("申请人", max_length=200)
     applicant_type = models.CharField("申请人类型", max_length=1, default="1")
@@ -108,6 +146,7 @@ class Case(models.Model):
             models.Index(fields=["region_path", "status", "due_date"], name="case_region_queue"),
             models.Index(fields=["applicant", "-id"], name="case_applicant"),
             models.Index(fields=["status", "due_date"], name="case_status_due"),
+            models.Index(fields=["receiving_region_path", "status"], name="case_receiving_queue"),
         ]
 
     def __str__(self):
@@ -157,6 +196,7 @@ class CaseMaterial(models.Model):
     file_name = models.CharField("文件名", max_length=255)
     round = models.PositiveSmallIntegerField("提交轮次", default=1)
     how = models.CharField("提交方式", max_length=20, default="online", help_text="online 网上上传，window 窗口收取，reuse 复用")
+    origin = models.CharField("来源节点记录", max_length=60, blank=True, help_text="由其他节点同步而来时：节点:编号")
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
 
     class Meta:
@@ -272,6 +312,7 @@ class CaseDocument(models.Model):
     # (rendering costs ~50 ms, which a submission should not pay) and then kept content-addressed.
     content = models.JSONField("文书内容", default=dict)
     blob = models.ForeignKey("core.StoredBlob", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name="文件")
+    origin = models.CharField("来源节点记录", max_length=60, blank=True)
     created_at = models.DateTimeField("出具时间", auto_now_add=True)
 
     class Meta:
@@ -315,6 +356,10 @@ class CaseEvent(AppendOnly):
     status_to = models.CharField("新状态", max_length=16, blank=True)
     opinion = models.TextField("意见", blank=True)
     data = models.JSONField("详情", default=dict, blank=True)
+    duty = models.CharField("责任方", max_length=12, blank=True, choices=Duty.choices)
+    # "node:seq" of the event where it happened; an event mirrored from another node keeps it, so the
+    # same step is never recorded twice and both places can trace it to its source.
+    origin = models.CharField("来源", max_length=60, blank=True)
     prev_hash = models.CharField("上一条摘要", max_length=64)
     hash = models.CharField("摘要", max_length=64)
 
@@ -323,7 +368,52 @@ class CaseEvent(AppendOnly):
     class Meta:
         ordering = ["case", "seq"]
         verbose_name = verbose_name_plural = "办件过程记录"
-        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique"),
+            models.UniqueConstraint(fields=["case", "origin"], condition=~Q(origin=""), name="case_event_origin_unique"),
+        ]
+
+
+class PaperTransfer(models.Model):
+    """Paper originals mailed from the receiving window to the competent place, and their receipt."""
+
+    SENT, RECEIVED = "sent", "received"
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="paper_transfers", verbose_name="办件")
+    courier = models.CharField("快递公司", max_length=60)
+    tracking_no = models.CharField("快递单号", max_length=40)
+    status = models.CharField("状态", max_length=10, choices=[(SENT, "已寄出"), (RECEIVED, "办理地已签收")], default=SENT)
+    sent_at = models.DateTimeField("寄出时间")
+    received_at = models.DateTimeField("签收时间", null=True, blank=True)
+    received_by = models.CharField("签收人", max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+        verbose_name = verbose_name_plural = "纸质材料流转"
+
+
+class CasePart(models.Model):
+    """多地联办: one department's part of a joint case, bound to a step of the item's review process."""
+
+    WAITING, ACTIVE, CONCLUDED = "waiting", "active", "concluded"
+    STATUS_CHOICES = [(WAITING, "待分派"), (ACTIVE, "办理中"), (CONCLUDED, "已办结")]
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="parts", verbose_name="办件")
+    seq = models.PositiveSmallIntegerField("序号")
+    step_name = models.CharField("对应审查环节", max_length=60)
+    department = models.ForeignKey("directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="case_parts", verbose_name="联办部门")
+    department_name = models.CharField("联办部门名称", max_length=120)
+    department_code = models.CharField("联办部门代码", max_length=18)
+    region_code = models.CharField("联办地区划", max_length=12)
+    region_path = models.CharField("联办地区划路径", max_length=80, db_index=True)
+    node_id = models.CharField("联办地节点", max_length=40, blank=True)
+    status = models.CharField("状态", max_length=10, choices=STATUS_CHOICES, default=WAITING)
+    opinion = models.TextField("联办意见", blank=True)
+    concluded_by = models.CharField("办结人", max_length=150, blank=True)
+    concluded_at = models.DateTimeField("办结时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "seq"]
+        verbose_name = verbose_name_plural = "联办事项"
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_part_seq_unique")]
 
 
 class CaseCounter(models.Model):

@@ -13,7 +13,6 @@ from django.tasks import task
 from django.utils import timezone
 
 from tongban.core.errors import DomainError
-from tongban.directory.models import Membership
 
 from . import handling, notify
 from .events import SYSTEM
@@ -29,12 +28,7 @@ def overdue_cases(today):
 
 
 def responsible_staff(case):
-    roles = ["clerk", "approver"]
-    users = {}
-    for m in Membership.objects.filter(is_active=True, role__in=roles).select_related("region", "user"):
-        if case.region_path.startswith(m.region.path) and m.department_id in (None, case.department_id):
-            users[m.user_id] = m.user
-    return list(users.values())
+    return notify.staff_for(case.region_path, case.department_id)
 
 
 def run_scan(today=None):

@@ -232,6 +232,23 @@ class Implementation(models.Model):
             raise ValidationError(errors)
 
 
+class JointPartner(models.Model):
+    """多地联办: a department of another place that handles one step of the item's review process
+    (the step's name in the BPMN) for cases of this implementation."""
+
+    implementation = models.ForeignKey(Implementation, on_delete=models.CASCADE, related_name="joint_partners", verbose_name="实施清单")
+    step_name = models.CharField("审查环节名称", max_length=60, help_text="与审查流程（BPMN）中该环节的名称一致")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="joint_parts", verbose_name="联办部门")
+
+    class Meta:
+        ordering = ["implementation", "id"]
+        verbose_name = verbose_name_plural = "联办部门"
+        constraints = [models.UniqueConstraint(fields=["implementation", "step_name"], name="joint_partner_step_unique")]
+
+    def __str__(self):
+        return f"{self.step_name}：{self.department}"
+
+
 class TongbanList(models.Model):
     """通办清单 issued by a region: 跨省, 全省, 全市 or regional (e.g. 湾区)."""
 

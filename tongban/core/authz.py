@@ -30,6 +30,9 @@ class Scope:
     write: frozenset = frozenset()
     public: object = None  # callable returning a Q that anyone (also anonymous) may read
     extra_read: object = None  # callable(user) -> Q of rows the user may always read (e.g. own rows)
+    # Further (region lookup, department lookup or None) places whose staff may read the row — e.g. the
+    # receiving window of a cross-region case besides its competent place.
+    also_read: tuple = ()
 
 
 REGISTRY: dict[type, Scope] = {}
@@ -72,13 +75,15 @@ def filter_q(user, model, action=READ):
     scope = scope_for(model)
     roles = scope.read | scope.write if action == READ else scope.write
     q = Q(pk__in=[])
+    places = [(scope.region, scope.department)] + (list(scope.also_read) if action == READ else [])
     for role, path, dept in grants(user):
         if role not in roles:
             continue
-        part = Q(**{f"{scope.region}__startswith": path})
-        if dept is not None and scope.department:
-            part &= Q(**{scope.department: dept})
-        q |= part
+        for region_lookup, dept_lookup in places:
+            part = Q(**{f"{region_lookup}__startswith": path})
+            if dept is not None and dept_lookup:
+                part &= Q(**{dept_lookup: dept})
+            q |= part
     if action == READ:
         if scope.public is not None:
             q |= scope.public()

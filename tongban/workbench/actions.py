@@ -10,12 +10,14 @@ from tongban.cases.models import DeliveryMethod, SpecialProcedure
 BUTTONS = {
     "accept": "受理", "decide_at_once": "即办（受理并准予）", "request_supplement": "要求补齐补正", "refuse_intake": "不予受理",
     "review": "通过", "start_special": "启动特别程序", "end_special": "结束特别程序", "approve": "准予许可", "deny": "不予许可",
-    "conclude": "办结", "deliver": "登记送达",
+    "conclude": "办结", "deliver": "登记送达", "forward": "转递办理地", "confirm_paper": "签收纸质材料", "conclude_part": "办结联办事项",
+    "raise_problem": "提交问题反馈",
 }
 DONE = {
     "accept": "已受理", "decide_at_once": "已即办（受理并准予）", "request_supplement": "已发出补齐补正告知", "refuse_intake": "已作出不予受理决定",
     "review": "已完成审查环节", "start_special": "已启动特别程序", "end_special": "已结束特别程序", "approve": "已准予许可",
-    "deny": "已作出不予许可决定", "conclude": "已办结", "deliver": "已登记送达",
+    "deny": "已作出不予许可决定", "conclude": "已办结", "deliver": "已登记送达", "forward": "已转递办理地",
+    "confirm_paper": "已签收纸质材料", "conclude_part": "已办结联办事项", "raise_problem": "已提交问题反馈",
 }
 DANGER = {"refuse_intake", "deny"}
 EXTRA_ROWS = 3  # free rows of a supplement notice for things that are not on the material list
@@ -65,7 +67,12 @@ def available(case, user, ready_steps=(), finished=True):
             extra["kinds"] = SpecialProcedure.KINDS
         if action == "approve":
             extra["result_name"] = case.result_name or case.item_version.result_name
+        if action == "raise_problem":
+            extra["open_problems"] = list(case.work_orders.exclude(status="closed").order_by("id")) if case.mode != "online" else []
+            if case.mode == "online":
+                continue
         if action == "deliver":
+            extra["back_to_window"] = case.mode != "online" and case.delivery_method in ("pickup", "remote_print")
             extra["methods"] = DeliveryMethod.choices
             extra["method"] = case.delivery_method
             extra["address"] = case.delivery_address
@@ -105,4 +112,9 @@ def params_from(action, post):
         params = {"result_name": _text(post, "result_name", 200), "certificate_no": _text(post, "certificate_no", 100)}
     elif action == "deliver":
         params = {key: _text(post, key, 200) for key in ("method", "courier", "tracking_no", "place", "recipient")}
+    elif action == "forward":
+        courier, tracking = _text(post, "courier", 60), _text(post, "tracking_no", 40)
+        params = {"paper": {"courier": courier, "tracking_no": tracking}} if courier or tracking else {}
+    elif action == "raise_problem":
+        params = {"title": _text(post, "title", 100), "reply_to": _text(post, "reply_to", 40) or None}
     return opinion, params

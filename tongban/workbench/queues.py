@@ -40,7 +40,10 @@ RUNNING = (S.ACCEPTED, S.UNDER_REVIEW, S.APPROVED, S.DENIED)
 COLOURS = {"red": "已超期", "yellow": "即将到期", "green": "时限充足", "paused": "计时暂停"}
 
 COUNT_CAP = 10_000  # counting a million rows is not worth it: "more than 10,000" is what a person needs
-FILTER_KEYS = ("status", "colour", "item", "case_no", "applicant")
+FILTER_KEYS = ("status", "colour", "item", "case_no", "applicant", "scope")
+# Views of the queue besides the role's own work: hand-offs and joint parts arriving from other places,
+# and what this place's windows received for other places (收受分离).
+SCOPES = {"incoming": "转来待受理（异地代收、多地联办）", "received": "本地代收的外地办件"}
 LIST_FIELDS = (
     "id", "case_no", "status", "applicant_name", "applicant_code", "submitted_at", "accepted_at", "updated_at",
     "due_date", "calendar_warning", "item_version__name",
@@ -69,6 +72,22 @@ def _role_q(user):
             part &= Q(department_id=dept)
         q |= part
     return q
+
+
+def _scope_q(user, scope):
+    if scope == "received":
+        q = Q(pk__in=[])
+        for role, path, _dept in authz.grants(user):
+            if role in ROLE_STATUSES:
+                q |= Q(receiving_region_path__startswith=path)
+        return q & ~Q(receiving_region_path="")
+    if scope == "incoming":
+        from tongban.cases.models import CasePart
+        from tongban.cases.scopes import parts_q
+
+        handoffs = _role_q(user) & Q(mode__in=("proxy", "joint"), status=S.SUBMITTED)
+        return handoffs | Q(pk__in=CasePart.objects.filter(parts_q(user, roles={"clerk", "approver"}), status=CasePart.ACTIVE).values("case_id"))
+    return _role_q(user)
 
 
 _CODEPOINT_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
@@ -132,6 +151,8 @@ def clean_filters(filters):
             continue
         if key == "colour" and value not in COLOURS:
             continue
+        if key == "scope" and value not in SCOPES:
+            continue
         clean[key] = value
     return clean
 
@@ -140,7 +161,7 @@ def queue_queryset(user, filters=None):
     """The user's queue, filtered and ordered (due date first, cases not yet timed last, then by
     submission). One query for a page: the item name comes in the same row, nothing is fetched per row."""
     filters = clean_filters(filters or {})
-    qs = authz.filter_queryset(Case.objects.all(), user).filter(_role_q(user))
+    qs = authz.filter_queryset(Case.objects.all(), user).filter(_scope_q(user, filters.get("scope")))
     if "status" in filters:
         qs = qs.filter(status=filters["status"])
     if "colour" in filters:

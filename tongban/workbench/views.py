@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from tongban.cases import handling, services, workflow
+from tongban.cases import crossregion, handling, services, workflow
 from tongban.cases.clock import deadline
 from tongban.cases.intake import form_fields
 from tongban.cases.lifecycle import STAFF_ACTIONS, status_label
@@ -103,7 +103,7 @@ def queue(request):
     statuses = [(s, f"{queues.QUEUE_LABELS[s]}（{status_label(s)}）" if s in queues.QUEUE_LABELS else status_label(s))
                 for s in queues.queue_statuses(request.user)]
     context = {
-        **nav_context(request), "items": items, "filters": filters, "statuses": statuses, "colours": queues.COLOURS,
+        **nav_context(request), "items": items, "filters": filters, "statuses": statuses, "colours": queues.COLOURS, "scopes": queues.SCOPES,
         "total": min(total, queues.COUNT_CAP), "total_capped": total > queues.COUNT_CAP, "page": page,
         "pagination": _pagination(request, page, has_next, None if total > queues.COUNT_CAP else max(1, -(-total // PAGE_SIZE))),
         "nav": "queue",
@@ -165,6 +165,7 @@ def detail_context(request, case):
         "payments": list(case.payments.all()), "delivery": Delivery.objects.filter(case=case).first(),
         "documents": list(case.documents.all()), "timeline": _timeline(case), "ready_steps": ready,
         "process_finished": finished, "forms": forms, "action_notes": notes, "nav": "case",
+        "cross": crossregion.detail(case) if case.mode != "online" else None, "intake": proxy_views.intake_context(case, request.user),
     }
 
 
@@ -219,6 +220,9 @@ def messages_read(request):
     n = Message.objects.filter(recipient=request.user, read_at__isnull=True).update(read_at=timezone.now())
     messages.success(request, f"已将{n}条消息标为已读" if n else "没有未读消息")
     return redirect("workbench:messages")
+
+
+from . import proxy_views  # noqa: E402  (its views use staff_required from here)
 
 
 def home(request):
