@@ -196,8 +196,8 @@ JOINT_XML = bpmn(
 
 
 def test_joint_case_parts_run_in_parallel_and_one_result_follows(proxy_world, staff_factory):
-    from tongban.catalog.models import JointPartner, ReviewProcess
     from tongban.cases.models import Case
+    from tongban.catalog.models import JointPartner, ReviewProcess
 
     w = proxy_world(modes=("online", "proxy", "joint"))
     ReviewProcess.objects.create(version=w.version, source="uploaded", bpmn_xml=JOINT_XML)

@@ -98,6 +98,8 @@ def resolve_actor(user, case, transition):
     whose role may take this action and whose region and department cover the place whose duty the
     step is (the competent place; on a cross-region case also the receiving window or a joint part)."""
     if lifecycle.APPLICANT in transition.actors and getattr(case.applicant, "user_id", None) == getattr(user, "pk", None):
+        if case.competent_node and transition.duty != lifecycle.EITHER and case.competent_node != _local_node():
+            raise authz.PermissionDenied(f"该办件由办理地平台办理，请到办理地平台{transition.label}")
         return Actor(user=user, name=case.applicant_name, role=lifecycle.APPLICANT)
     staff_roles = transition.actors & lifecycle.STAFF
     if not {g[0] for g in authz.grants(user)} & staff_roles:  # grants are cached on the user: no query

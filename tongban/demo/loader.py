@@ -24,7 +24,7 @@ from tongban.catalog.models import Implementation, Item, ItemVersion, ListEntry,
 from tongban.core import audit
 from tongban.directory.models import ROOT_CODE, Department, Hall, Membership, Region, Window
 
-from . import documents, guides
+from . import cooperation, documents, guides
 from .items import ITEMS
 from .lists import LISTS, NATIONAL_BATCH, SHANDONG_RESPONSIBLE
 from .places import HALLS, PASSWORD, PLACES, REGIONAL, STAFF, UNITS, credit_code
@@ -117,6 +117,7 @@ class _Loader:
         self.plan = self._implementations()
         self._lists()
         self.accounts = self._staff()
+        cooperation.load_cooperation(self.created)
         if self.created:
             summary = "载入演示数据：" + "，".join(f"{LABELS.get(k, k)}{v}" for k, v in self.created.items())
             audit.record(None, "demo.load", summary=summary, data=dict(self.created), object_type="demo", object_id="demo")

@@ -43,6 +43,7 @@ class Section:
     key: str
     title: str
     rows: list = field(default_factory=list)
+    ways: list = field(default_factory=list)  # "ways": per implementation, its modes and where to apply
 
 
 def _text(value):
@@ -155,6 +156,7 @@ def build_sections(guide):
                 Row("联办机构", _text(v.joint_agencies), "joint_agencies"),
             ],
         ),
+        Section("ways", "通办方式与可办理地点", ways=_ways(guide)),
         Section(
             "delivery",
             "送达方式",
@@ -185,6 +187,26 @@ def build_sections(guide):
         ),
         Section("special", "特别程序", [Row("特别程序", _text(v.special_procedures), "special_procedures")]),
     ]
+
+
+def _ways(guide):
+    """This implementation and the other places shown on the page, each with its modes and where it can be
+    received (cooperation.receiving): agreements and ancestors are read once for all of them."""
+    from tongban.cooperation.receiving import receivable_summaries
+
+    impls = [guide.implementation, *guide.other_places]
+    summaries = receivable_summaries(impls)
+    out = []
+    for impl in impls:
+        current = impl.pk == guide.implementation.pk
+        out.append({
+            "current": current,
+            "code": impl.implementation_code,
+            "place": f"{guide.region_name if current else getattr(impl, 'region_full_name', impl.region.name)} · {impl.department.name}",
+            "modes": impl.get_modes_labels(),
+            "rows": summaries[impl.pk],
+        })
+    return out
 
 
 def covered_fields(sections):
