@@ -8,6 +8,7 @@ from tongban.applicants.models import Applicant
 from tongban.cases import services
 from tongban.cases.models import Case
 from tongban.catalog.models import ApplicationForm, Implementation, ItemVersion, ReviewProcess
+from tongban.demo import crossregion
 
 FORM = [
     {"key": "reason", "label": "申请事由", "type": "text", "required": True, "max_length": 300},
@@ -27,6 +28,7 @@ DEMO_PDF = b"%PDF-1.4\n% Tongban demo material\n1 0 obj<<>>endobj\ntrailer<<>>\n
 def load_case_demo():
     """Idempotent: forms and processes where missing, applicants once, demo cases once."""
     with transaction.atomic():
+        crossregion.prepare_joint()
         versions = ItemVersion.objects.filter(status=ItemVersion.PUBLISHED)
         forms = [ApplicationForm(version=v, fields=FORM) for v in versions.exclude(application_form__isnull=False)]
         ApplicationForm.objects.bulk_create(forms)
@@ -38,6 +40,8 @@ def load_case_demo():
             processes += 1
         applicants = [_applicant(spec) for spec in APPLICANTS]
     cases = 0 if Case.objects.filter(applicant=applicants[0]).exists() else _cases(applicants[0])
+    with transaction.atomic():
+        cases += crossregion.load_window_cases(applicants[0])
     return {"forms": len(forms), "processes": processes, "applicants": applicants, "cases": cases}
 
 

@@ -8,9 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tongban.applicants.services import InvalidInput
 from tongban.cases import proxy
+from tongban.cases.intake import form_fields
 from tongban.cases.models import DeliveryMethod, IdentityMethod
 from tongban.core import authz
 from tongban.core.errors import DomainError
+from tongban.portal.case_views import _field_rows as field_rows  # the same inputs as the online form
 
 from .views import nav_context, staff_required
 
@@ -32,14 +34,18 @@ def receive(request):
         try:
             impl, membership, decision = proxy.receiving_check(request.user, code)
             version = impl.item.versions.filter(status="published").first()
-            context.update(impl=impl, version=version, membership=membership, decision=decision,
+            fields = form_fields(version)
+            values = {f["key"]: str(request.POST.get(f"f_{f['key']}") or "")[:1000] for f in fields if f["type"] != "file"}
+            context.update(impl=impl, version=version, membership=membership, decision=decision, form_values=values,
+                           fields=field_rows([f for f in fields if f["type"] != "file"], values),
                            delivery_methods=[(m, DeliveryMethod(m).label) for m in impl.get_delivery_methods_names() if m in DeliveryMethod.values])
         except (DomainError, authz.PermissionDenied) as exc:
             context["error"], status = _message(exc), getattr(exc, "status", 403)
     if request.method == "POST" and "error" not in context and context.get("decision"):
         applicant = {k: str(request.POST.get(k) or "").strip()[:200] for k in APPLICANT_FIELDS}
         try:
-            case = proxy.open_case(request.user, code, applicant, {}, request.POST.get("delivery_method") or None,
+            form = {k: v for k, v in context["form_values"].items() if v != ""}
+            case = proxy.open_case(request.user, code, applicant, form, request.POST.get("delivery_method") or None,
                                    str(request.POST.get("delivery_address") or "")[:300])
         except (DomainError, InvalidInput, ValidationError) as exc:
             context["error"], status = _message(exc), 422
