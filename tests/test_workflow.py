@@ -177,7 +177,7 @@ def test_generate_bpmn_refuses_bad_steps(steps, message):
 
 
 def test_thirty_char_names_and_twenty_steps_are_fine():
-    xml = wf.generate_bpmn([{"name": "审" * 30, "role": "clerk"}] * 20)
+    xml = wf.generate_bpmn([{"name": f"{i:02d}" + "审" * 28, "role": "clerk"} for i in range(20)])  # names must be unique
     assert len(wf.ready_steps(xml, wf.start(xml, {}))) == 1
 
 
@@ -635,3 +635,189 @@ def test_inclusive_gateway_runs_every_matching_branch():
             seen.append(names(xml, state))
             state, _ = complete(xml, state, seen[-1][0])
         assert seen == expected
+
+
+# --- generated parallel steps (多地联办) ------------------------------------------------------------
+
+PARALLEL_STEPS = [
+    {"name": "受理", "role": "clerk"},
+    {
+        "parallel": [
+            {"name": "甲地审核", "role": "approver"},
+            {"name": " 乙地审核 ", "role": "approver"},
+            {"name": "材料核验", "role": "clerk"},
+        ]
+    },
+    {"name": "审批", "role": "approver"},
+]
+
+
+def test_generated_parallel_group_runs_side_by_side():
+    xml = wf.generate_bpmn(PARALLEL_STEPS)
+    assert wf.parse_definition(xml) == wf.GENERATED_PROCESS_ID
+    assert xml.count("<bpmn:parallelGateway") == 2
+    state = roundtrip(wf.start(xml, {"applicant": "张三"}))
+    assert [(s.name, s.role) for s in wf.ready_steps(xml, state)] == [("受理", "clerk")]
+    state, finished = complete(xml, state, "受理")
+
+    # After the fork every parallel step is ready at once, each with its own role.
+    ready = {(s.name, s.role) for s in wf.ready_steps(xml, state)}
+    assert not finished and ready == {("甲地审核", "approver"), ("乙地审核", "approver"), ("材料核验", "clerk")}
+    state, finished = complete(xml, jsonb_like(state), "乙地审核", {"b": "ok"})
+    assert not finished and sorted(names(xml, state)) == sorted(["甲地审核", "材料核验"])  # 审批 waits for the join
+    state, finished = complete(xml, state, "材料核验", {"m": "ok"})
+    assert not finished and names(xml, state) == ["甲地审核"]
+    state, finished = complete(xml, jsonb_like(state), "甲地审核", {"a": "ok"})
+    assert not finished and [(s.name, s.role) for s in wf.ready_steps(xml, state)] == [("审批", "approver")]
+    state, finished = complete(xml, state, "审批")
+    assert finished and wf.is_finished(xml, state) and wf.ready_steps(xml, state) == []
+    assert {"a", "b", "m", "applicant"} <= set(state["data"])
+
+
+def test_generated_parallel_groups_at_start_end_and_back_to_back():
+    group1 = {"parallel": [{"name": "一", "role": "clerk"}, {"name": "二", "role": "approver"}]}
+    group2 = {"parallel": [{"name": "三", "role": "approver"}, {"name": "四", "role": "approver"}]}
+    xml = wf.generate_bpmn([group1, group2])
+    assert wf.parse_definition(xml) == wf.GENERATED_PROCESS_ID
+    state, seen = roundtrip(wf.start(xml, {})), []
+    while not wf.is_finished(xml, state):
+        ready = sorted(names(xml, state))
+        seen.append(ready)
+        state, _ = complete(xml, state, ready[0])
+    assert seen == [["一", "二"], ["二"], ["三", "四"], ["四"]]
+
+
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([{"parallel": [{"name": "甲地审核", "role": "approver"}]}], "第 1 个审查环节的并行环节数量必须在 2 到 8 个之间"),
+        ([{"parallel": []}], "第 1 个审查环节的并行环节数量必须在 2 到 8 个之间"),
+        ([{"parallel": [{"name": f"地{i}", "role": "approver"} for i in range(9)]}], "并行环节数量必须在 2 到 8 个之间"),
+        ([{"name": "受理", "role": "clerk"}, {"parallel": "甲地、乙地"}], "第 2 个审查环节的并行环节（parallel）必须是列表"),
+        (
+            [
+                {
+                    "parallel": [
+                        {"name": "甲", "role": "approver"},
+                        {"parallel": [{"name": "乙", "role": "approver"}, {"name": "丙", "role": "approver"}]},
+                    ]
+                }
+            ],
+            "第 1 个审查环节中的第 2 个并行环节无效：并行环节内不能再嵌套并行",
+        ),
+        (
+            [{"name": "受理", "role": "clerk"}, {"parallel": [{"name": "甲", "role": "boss"}, {"name": "乙", "role": "approver"}]}],
+            "第 2 个审查环节中的第 1 个并行环节的角色无效",
+        ),
+        (
+            [{"parallel": [{"name": "甲", "role": "approver"}, {"name": " ", "role": "approver"}]}],
+            "第 1 个审查环节中的第 2 个并行环节的名称不能为空",
+        ),
+        ([{"parallel": [{"name": "甲", "role": "approver"}, "乙"]}], "第 1 个审查环节中的第 2 个并行环节格式不正确"),
+        (
+            [{"parallel": [{"name": "甲", "role": "approver"}, {"name": "乙", "role": "approver", "days": 3}]}],
+            "第 1 个审查环节中的第 2 个并行环节包含不支持的字段：days",
+        ),
+        (
+            [{"parallel": [{"name": "甲", "role": "approver"}, {"name": "乙", "role": "approver"}], "name": "联审"}],
+            "第 1 个审查环节包含不支持的字段：name",
+        ),
+        ([{"name": "审核", "role": "approver"}, {"name": " 审核 ", "role": "clerk"}], "审查环节名称不能重复：审核"),
+        (
+            [
+                {"name": "甲地审核", "role": "clerk"},
+                {"parallel": [{"name": "甲地审核", "role": "approver"}, {"name": "乙", "role": "approver"}]},
+            ],
+            "审查环节名称不能重复：甲地审核",
+        ),
+        ([{"parallel": [{"name": "甲", "role": "approver"}, {"name": "甲", "role": "clerk"}]}], "审查环节名称不能重复：甲"),
+        (
+            [{"parallel": [{"name": f"{g}-{i}", "role": "approver"} for i in range(8)]} for g in range(3)],
+            "审查环节总数（含并行环节）不能超过 20 个",
+        ),
+    ],
+)
+def test_generate_bpmn_refuses_bad_parallel_steps(steps, message):
+    with pytest.raises(WorkflowError, match=message) as info:
+        wf.generate_bpmn(steps)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in str(info.value))
+
+
+def test_largest_parallel_process_is_accepted():
+    steps = [{"parallel": [{"name": f"{g}-{i}", "role": "approver"} for i in range(8)]} for g in range(2)]
+    steps += [{"name": f"环节{i}", "role": "clerk"} for i in range(4)]
+    xml = wf.generate_bpmn(steps)
+    assert len(wf.ready_steps(xml, wf.start(xml, {}))) == 8
+
+
+def _bounds(element):
+    b = element.find("dc:Bounds", wf._DI_NS)
+    return tuple(int(b.get(k)) for k in ("x", "y", "width", "height"))
+
+
+def _inside(inner, outer):
+    (x, y, w, h), (ox, oy, ow, oh) = inner, outer
+    return ox <= x and oy <= y and x + w <= ox + ow and y + h <= oy + oh
+
+
+def _touches(point, box):
+    (px, py), (x, y, w, h) = point, box
+    return x <= px <= x + w and y <= py <= y + h and (px in (x, x + w) or py in (y, y + h))
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        PARALLEL_STEPS,
+        [{"parallel": [{"name": f"地{i}", "role": "approver"} for i in range(8)]}, {"name": "审批", "role": "clerk"}],
+        [{"name": "受理", "role": "clerk"}, {"parallel": [{"name": "甲", "role": "clerk"}, {"name": "乙", "role": "approver"}]}],
+        STEPS,
+    ],
+)
+def test_generated_diagram_covers_every_node_and_flow(steps):
+    from lxml import etree
+
+    root = etree.fromstring(wf.generate_bpmn(steps).encode())
+    ns = {"bpmn": wf.BPMN_NS, **wf._DI_NS}
+    process = root.find("bpmn:process", ns)
+    flow_nodes = {el.get("id"): etree.QName(el).localname for el in process if etree.QName(el).localname in wf._FLOW_NODES}
+    flows = {el.get("id"): (el.get("sourceRef"), el.get("targetRef")) for el in process.findall("bpmn:sequenceFlow", ns)}
+    shapes = {el.get("bpmnElement"): _bounds(el) for el in root.iter(f"{{{wf._DI_NS['bpmndi']}}}BPMNShape")}
+    edges = {el.get("bpmnElement"): el for el in root.iter(f"{{{wf._DI_NS['bpmndi']}}}BPMNEdge")}
+    assert set(flow_nodes) <= set(shapes) and set(edges) == set(flows)
+
+    pool = shapes["Participant_review"]
+    lanes = {lane.get("id"): [ref.text for ref in lane.findall("bpmn:flowNodeRef", ns)] for lane in process.iter(f"{{{wf.BPMN_NS}}}lane")}
+    assert sorted(ref for refs in lanes.values() for ref in refs) == sorted(flow_nodes)  # every node in exactly one lane
+    assert sum(shapes[lane][3] for lane in lanes) == pool[3]
+    for lane, refs in lanes.items():
+        assert _inside(shapes[lane], pool)
+        for node_id in refs:
+            assert _inside(shapes[node_id], shapes[lane]), (node_id, lane)
+    for node_id, kind in flow_nodes.items():
+        if kind == "parallelGateway":
+            assert shapes[node_id][2:] == (50, 50)
+    boxes = list(shapes[node_id] for node_id in flow_nodes)
+    for i, (x, y, w, h) in enumerate(boxes):  # no two nodes overlap
+        for ox, oy, ow, oh in boxes[i + 1 :]:
+            assert x + w <= ox or ox + ow <= x or y + h <= oy or oy + oh <= y
+
+    for flow_id, (source, target) in flows.items():
+        points = [(int(p.get("x")), int(p.get("y"))) for p in edges[flow_id].findall("di:waypoint", ns)]
+        assert len(points) >= 2
+        assert _touches(points[0], shapes[source]) and _touches(points[-1], shapes[target]), flow_id
+        assert all(a[0] == b[0] or a[1] == b[1] for a, b in zip(points, points[1:]))  # orthogonal
+
+
+def test_review_process_clean_accepts_parallel_steps():
+    from django.core.exceptions import ValidationError
+
+    from tongban.catalog.models import ReviewProcess
+
+    process = ReviewProcess(steps=PARALLEL_STEPS)
+    process.clean()
+    assert wf.parse_definition(process.bpmn_xml) == wf.GENERATED_PROCESS_ID and "parallelGateway" in process.bpmn_xml
+    process.steps = [{"name": "审核", "role": "approver"}, {"name": "审核", "role": "approver"}]
+    with pytest.raises(ValidationError) as info:
+        process.clean()
+    assert info.value.message_dict == {"steps": ["审查环节名称不能重复：审核"]}

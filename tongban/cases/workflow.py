@@ -31,7 +31,7 @@ import math
 import operator
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -278,7 +278,52 @@ def _di(prefix, tag):
     return f"{{{_DI_NS[prefix]}}}{tag}"
 
 
+_MIN_PARALLEL, _MAX_PARALLEL = 2, 8  # steps in one parallel group (多地联办)
+_PARALLEL_KEY = "parallel"
+
+
+def _check_step(step, prefix):
+    """One plain step {"name", "role"}; returns (name, role) with the name stripped."""
+    if not isinstance(step, dict):
+        raise WorkflowError(f"{prefix}格式不正确，应包含名称（name）和角色（role）")
+    extra = set(step) - {"name", "role"}
+    if extra:
+        raise WorkflowError(f"{prefix}包含不支持的字段：{'、'.join(sorted(map(str, extra)))}")
+    name, role = step.get("name"), step.get("role")
+    if not isinstance(name, str) or not name.strip():
+        raise WorkflowError(f"{prefix}的名称不能为空")
+    name = name.strip()
+    if len(name) > MAX_STEP_NAME:
+        raise WorkflowError(f"{prefix}的名称不能超过 {MAX_STEP_NAME} 个字")
+    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF or ch in "\ufffe\uffff" for ch in name):
+        raise WorkflowError(f"{prefix}的名称包含不允许的控制字符")
+    if role not in ROLES:
+        raise WorkflowError(f"{prefix}的角色无效，应为：{'、'.join(f'{code}（{label}）' for code, label in ROLES.items())}")
+    return name, role
+
+
+def _check_parallel(group, prefix):
+    """A parallel group {"parallel": [step, step, ...]}; returns the list of (name, role)."""
+    extra = set(group) - {_PARALLEL_KEY}
+    if extra:
+        raise WorkflowError(f"{prefix}包含不支持的字段：{'、'.join(sorted(map(str, extra)))}（并行环节只能包含 parallel）")
+    members = group[_PARALLEL_KEY]
+    if not isinstance(members, list):
+        raise WorkflowError(f"{prefix}的并行环节（parallel）必须是列表")
+    if not _MIN_PARALLEL <= len(members) <= _MAX_PARALLEL:
+        raise WorkflowError(f"{prefix}的并行环节数量必须在 {_MIN_PARALLEL} 到 {_MAX_PARALLEL} 个之间")
+    cleaned = []
+    for number, member in enumerate(members, start=1):
+        member_prefix = f"{prefix}中的第 {number} 个并行环节"
+        if isinstance(member, dict) and _PARALLEL_KEY in member:
+            raise WorkflowError(f"{member_prefix}无效：并行环节内不能再嵌套并行")
+        cleaned.append(_check_step(member, member_prefix))
+    return cleaned
+
+
 def _check_steps(steps):
+    """Returns one item per element of `steps`: (name, role) for a step, a list of them for a
+    parallel group. Step names are unique across the whole process (steps are addressed by name)."""
     if not isinstance(steps, list):
         raise WorkflowError("审查环节必须是列表")
     if not 1 <= len(steps) <= MAX_STEPS:
@@ -286,31 +331,75 @@ def _check_steps(steps):
     cleaned = []
     for number, step in enumerate(steps, start=1):
         prefix = f"第 {number} 个审查环节"
-        if not isinstance(step, dict):
-            raise WorkflowError(f"{prefix}格式不正确，应包含名称（name）和角色（role）")
-        extra = set(step) - {"name", "role"}
-        if extra:
-            raise WorkflowError(f"{prefix}包含不支持的字段：{'、'.join(sorted(map(str, extra)))}")
-        name, role = step.get("name"), step.get("role")
-        if not isinstance(name, str) or not name.strip():
-            raise WorkflowError(f"{prefix}的名称不能为空")
-        name = name.strip()
-        if len(name) > MAX_STEP_NAME:
-            raise WorkflowError(f"{prefix}的名称不能超过 {MAX_STEP_NAME} 个字")
-        if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF or ch in "\ufffe\uffff" for ch in name):
-            raise WorkflowError(f"{prefix}的名称包含不允许的控制字符")
-        if role not in ROLES:
-            raise WorkflowError(f"{prefix}的角色无效，应为：{'、'.join(f'{code}（{label}）' for code, label in ROLES.items())}")
-        cleaned.append((name, role))
+        if isinstance(step, dict) and _PARALLEL_KEY in step:
+            cleaned.append(_check_parallel(step, prefix))
+        else:
+            cleaned.append(_check_step(step, prefix))
+    flat = [name for item in cleaned for name, _ in (item if isinstance(item, list) else [item])]
+    if len(flat) > MAX_STEPS:
+        raise WorkflowError(f"审查环节总数（含并行环节）不能超过 {MAX_STEPS} 个，当前为 {len(flat)} 个")
+    repeated = [name for name, count in Counter(flat).items() if count > 1]
+    if repeated:
+        raise WorkflowError(f"审查环节名称不能重复：{'、'.join(repeated)}")
     return cleaned
 
 
+def _edge_points(source, target):
+    """Waypoints of a flow between two boxes (x, y, w, h, kind). By default right side → left side
+    with an orthogonal bend halfway; a parallel fork leaves by its top/bottom corner and a join is
+    entered by its top/bottom corner, like a modeler draws them."""
+    (sx, sy, sw, sh, skind), (tx, ty, tw, th, tkind) = source, target
+    (x1, y1), (x2, y2) = (sx + sw, sy + sh // 2), (tx, ty + th // 2)
+    if y1 == y2:
+        return [(x1, y1), (x2, y2)]
+    if skind == "fork":
+        cx = sx + sw // 2
+        return [(cx, sy if y2 < y1 else sy + sh), (cx, y2), (x2, y2)]
+    if tkind == "join":
+        cx = tx + tw // 2
+        return [(x1, y1), (cx, y1), (cx, ty if y1 < y2 else ty + th)]
+    mid = (x1 + x2) // 2
+    return [(x1, y1), (mid, y1), (mid, y2), (x2, y2)]
+
+
 def generate_bpmn(steps):
-    """A linear process start → step 1 → … → step n → end, one lane per role, with a diagram so the
-    result opens in a BPMN modeler (for administrators who start from a generated definition)."""
+    """A process start → step 1 → … → step n → end, one lane per role, with a diagram so the result
+    opens in a BPMN modeler (for administrators who start from a generated definition). A parallel
+    group becomes parallelGateway fork → its steps side by side → parallelGateway join."""
     cleaned = _check_steps(steps)
-    roles = list(dict.fromkeys(role for _, role in cleaned))
-    lane_h, task_w, task_h, gap, ev = 130, 100, 80, 60, 36
+    lane_h, task_w, task_h, gap, ev, gw = 130, 100, 80, 60, 36, 50
+    pad = (lane_h - task_h) // 2  # above/below/between tasks in a lane
+
+    # Columns left to right, each a list of nodes (id, tag, name, role, width, height, kind); the
+    # flows as (source id, target id), numbered in that order.
+    first = cleaned[0][0] if isinstance(cleaned[0], list) else cleaned[0]
+    columns = [[("StartEvent_1", "startEvent", "开始", first[1], ev, ev, "event")]]
+    flows, last, number, groups = [], "StartEvent_1", 0, 0
+    for item in cleaned:
+        if not isinstance(item, list):
+            number += 1
+            node = (f"Task_{number}", "userTask", item[0], item[1], task_w, task_h, "task")
+            flows.append((last, node[0]))
+            columns.append([node])
+            last = node[0]
+            continue
+        groups += 1
+        role = item[0][1]
+        fork = (f"Gateway_{groups}_fork", "parallelGateway", None, role, gw, gw, "fork")
+        join = (f"Gateway_{groups}_join", "parallelGateway", None, role, gw, gw, "join")
+        branch = []
+        for name, step_role in item:
+            number += 1
+            branch.append((f"Task_{number}", "userTask", name, step_role, task_w, task_h, "task"))
+        flows.append((last, fork[0]))
+        flows += [(fork[0], node[0]) for node in branch]
+        flows += [(node[0], join[0]) for node in branch]
+        columns += [[fork], branch, [join]]
+        last = join[0]
+    columns.append([("EndEvent_1", "endEvent", "结束", columns[-1][0][3], ev, ev, "event")])
+    flows.append((last, "EndEvent_1"))
+    nodes = [node for column in columns for node in column]
+    roles = list(dict.fromkeys(node[3] for node in nodes if node[1] == "userTask"))
 
     root = etree.Element(
         _bpmn("definitions"), nsmap={"bpmn": BPMN_NS, **_DI_NS}, id="Definitions_review", targetNamespace="https://tongban/review"
@@ -320,20 +409,23 @@ def generate_bpmn(steps):
     process = etree.SubElement(root, _bpmn("process"), id=GENERATED_PROCESS_ID, name="审查流程", isExecutable="true")
     lane_set = etree.SubElement(process, _bpmn("laneSet"), id="LaneSet_review")
     lanes = {role: etree.SubElement(lane_set, _bpmn("lane"), id=f"Lane_{role}", name=role) for role in roles}
-
-    # (id, tag, name, role, width, height)
-    nodes = [("StartEvent_1", "startEvent", "开始", cleaned[0][1], ev, ev)]
-    nodes += [(f"Task_{i}", "userTask", name, role, task_w, task_h) for i, (name, role) in enumerate(cleaned, start=1)]
-    nodes.append(("EndEvent_1", "endEvent", "结束", cleaned[-1][1], ev, ev))
     for node_id, tag, name, role, *_ in nodes:
         etree.SubElement(lanes[role], _bpmn("flowNodeRef")).text = node_id
-        etree.SubElement(process, _bpmn(tag), id=node_id, name=name)
-    for i, (source, target) in enumerate(zip(nodes, nodes[1:]), start=1):
-        etree.SubElement(process, _bpmn("sequenceFlow"), id=f"Flow_{i}", sourceRef=source[0], targetRef=target[0])
+        attrs = {"id": node_id} if name is None else {"id": node_id, "name": name}
+        etree.SubElement(process, _bpmn(tag), **attrs)
+    for i, (source, target) in enumerate(flows, start=1):
+        etree.SubElement(process, _bpmn("sequenceFlow"), id=f"Flow_{i}", sourceRef=source, targetRef=target)
 
-    # Diagram: lanes stacked vertically, nodes left to right, centred in their lane.
+    # Diagram: lanes stacked vertically, columns left to right; a lane grows when several parallel
+    # tasks share it, and the nodes of a column in one lane are stacked and centred in it.
+    per_lane = {role: max(sum(node[3] == role for node in column) for column in columns) for role in roles}
+    heights = {role: max(lane_h, count * task_h + (count + 1) * pad) for role, count in per_lane.items()}
+    tops, y = {}, 0
+    for role in roles:
+        tops[role], y = y, y + heights[role]
     pool_x, lane_x = 0, 30
-    width = lane_x + gap + sum(node[4] + gap for node in nodes)
+    widths = [max(node[4] for node in column) for column in columns]
+    width = lane_x + gap + sum(w + gap for w in widths)
     diagram = etree.SubElement(root, _di("bpmndi", "BPMNDiagram"), id="Diagram_review")
     plane = etree.SubElement(diagram, _di("bpmndi", "BPMNPlane"), id="Plane_review", bpmnElement="Collaboration_review")
 
@@ -341,21 +433,23 @@ def generate_bpmn(steps):
         s = etree.SubElement(plane, _di("bpmndi", "BPMNShape"), id=f"{element}_di", bpmnElement=element, **attrs)
         etree.SubElement(s, _di("dc", "Bounds"), x=str(x), y=str(y), width=str(w), height=str(h))
 
-    shape("Participant_review", pool_x, 0, width, lane_h * len(roles), isHorizontal="true")
-    for i, role in enumerate(roles):
-        shape(f"Lane_{role}", lane_x, i * lane_h, width - lane_x, lane_h, isHorizontal="true")
-    boxes, x = [], lane_x + gap
-    for node_id, _, _, role, w, h in nodes:
-        y = roles.index(role) * lane_h + (lane_h - h) // 2
-        shape(node_id, x, y, w, h)
-        boxes.append((x, y, w, h))
-        x += w + gap
-    for i, ((sx, sy, sw, sh), (tx, ty, _, th)) in enumerate(zip(boxes, boxes[1:]), start=1):
-        (x1, y1), (x2, y2) = (sx + sw, sy + sh // 2), (tx, ty + th // 2)
-        mid = (x1 + x2) // 2
-        points = [(x1, y1), (x2, y2)] if y1 == y2 else [(x1, y1), (mid, y1), (mid, y2), (x2, y2)]
+    shape("Participant_review", pool_x, 0, width, y, isHorizontal="true")
+    for role in roles:
+        shape(f"Lane_{role}", lane_x, tops[role], width - lane_x, heights[role], isHorizontal="true")
+    boxes, x = {}, lane_x + gap
+    for column, column_w in zip(columns, widths):
+        for role in roles:
+            stack = [node for node in column if node[3] == role]
+            top = tops[role] + (heights[role] - sum(node[5] for node in stack) - pad * (len(stack) - 1)) // 2
+            for node_id, _, _, _, w, h, kind in stack:
+                boxes[node_id] = (x + (column_w - w) // 2, top, w, h, kind)
+                top += h + pad
+        for node in column:
+            shape(node[0], *boxes[node[0]][:4])
+        x += column_w + gap
+    for i, (source, target) in enumerate(flows, start=1):
         edge = etree.SubElement(plane, _di("bpmndi", "BPMNEdge"), id=f"Flow_{i}_di", bpmnElement=f"Flow_{i}")
-        for px, py in points:
+        for px, py in _edge_points(boxes[source], boxes[target]):
             etree.SubElement(edge, _di("di", "waypoint"), x=str(px), y=str(py))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True).decode("utf-8")
 
