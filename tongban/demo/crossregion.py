@@ -1,6 +1,7 @@
 """Demo of cross-region handling (演示数据): 户口迁移 of 鄂尔多斯 as a 多地联办 item whose 迁出 step is
 done by 莒南县公安局, and two applications received at the 莒南县 跨域通办专窗 for 鄂尔多斯 — one waiting
-for acceptance (异地代收代办), one jointly handled with its 迁出 part open at 莒南."""
+for acceptance at 鄂尔多斯's 综合受理 window (异地代收代办), one jointly handled with its 迁出 part open
+at 莒南."""
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 

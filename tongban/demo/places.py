@@ -678,7 +678,7 @@ STAFF = [
         "window": None,
     },
     # 鄂尔多斯's clerk accepts what 莒南县's 跨域通办专窗 forwards (异地代收代办).
-    {"username": "demo_clerk_ordos", "name": "包海燕（演示）", "role": "clerk", "region": "150600", "department": "鄂尔多斯市公安局", "window": None},
+    {"username": "demo_clerk_ordos", "name": "包海燕（演示）", "role": "clerk", "region": "150600", "department": None, "window": None},
     # The same approver also reviews 莒南县 cases, so the demo's online cases can be handled end to end.
     {"username": "demo_approver", "name": "乌云其木格（演示）", "role": "approver", "region": "371327", "department": None, "window": None},
     {"username": "demo_catalog", "name": "刘建国（演示）", "role": "catalog_admin", "region": "371327", "department": None, "window": None},
