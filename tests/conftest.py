@@ -107,6 +107,17 @@ def make_implementation(item, department, region_code=None, level="4", modes=("o
 
 
 @pytest.fixture(autouse=True)
+def _node_key_in_tmp(settings, tmp_path):
+    """Each test's node signs with a key under its tmp dir, never the checkout's var/node_key.json."""
+    from tongban.exchange.signing import reset_signer
+
+    settings.TONGBAN_NODE_KEY_FILE = tmp_path / "node_key.json"
+    reset_signer()
+    yield
+    reset_signer()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Process-wide caches (working-day calendar, address codes) must not outlive a rolled-back test."""
     from django.core.cache import cache

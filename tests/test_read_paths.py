@@ -12,6 +12,8 @@ from tongban.core.authz import ScopedQuerySet
 UNSCOPED_ADMINS = {
     "core.auditentry": "tongban.core.audit.visible_entries", "core.holidayyear": "public calendar",
     "applicants.applicant": "tongban.applicants.admin.visible_to_admin", "applicants.outboundsms": "tongban.applicants.admin.visible_to_admin",
+    # Platform nodes and their messages belong to no region: platform administrators only.
+    **{f"exchange.{m}": "tongban.exchange.admin._platform_admin" for m in ("node", "outboxmessage", "inboxmessage", "rejection")},
 }
 
 

@@ -378,7 +378,7 @@ class ReceivingOut(Schema):
     item_name: str
     competent_place: str
     formal_review_points: list[str]
-    originals: list[dict]
+    materials: list[dict] = Field(description="申请材料：编号、名称、是否必要、是否需核验原件")
 
 
 class IntakeCheckIn(Schema):
@@ -400,7 +400,8 @@ def receiving_check(request, implementation_code: str):
     return {"allowed": decision.allowed, "reason": decision.reason, "basis": decision.basis, "implementation_code": impl.implementation_code,
             "item_name": version.name, "competent_place": f"{impl.region.full_name()} {impl.department.name}",
             "formal_review_points": proxy.review_points(version),
-            "originals": [{"id": m.pk, "name": m.name} for m in version.materials.filter(original_check=True).order_by("seq")]}
+            "materials": [{"id": m.pk, "seq": m.seq, "name": m.name, "required": m.necessity == "required", "original_check": m.original_check}
+                          for m in version.materials.order_by("seq")]}
 
 
 @router.post("/proxy-cases", auth=case_auth, response={201: CaseDetail}, summary="异地代收：窗口为办理地在外地的事项收件（草稿）")

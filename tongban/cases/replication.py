@@ -369,9 +369,20 @@ def receive_event(msg):
         case = _locked(payload["case_uid"])
         if case is None:
             raise exchange.RetryLater("办件尚未到达本节点")
-        changes_state = record["status_from"] != record["status_to"]
-        if changes_state or msg.sender == case.competent_node:
+        if msg.sender == case.competent_node:
             _set_fields(case, payload["case"])
+        elif record["status_from"] != record["status_to"]:
+            # A step of the window's (forward, resubmit, hand-over): its state, not the other place's clock.
+            case.status = record["status_to"]
+            for f in ("delivered_at", "submitted_at"):
+                if payload["case"].get(f) and not getattr(case, f):
+                    setattr(case, f, parse_datetime(payload["case"][f]))
+            if record["action"] == "resubmit" and case.competent_node == self_id():
+                from . import clock
+
+                pause = clock.open_pause(case)
+                if pause is not None:
+                    clock.resume(case, pause)
         case.save()
         _merge_files(case, payload)
         _merge_side_rows(case, payload)
