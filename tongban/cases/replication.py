@@ -46,11 +46,14 @@ def self_id():
     return exchange.self_node().node_id
 
 
+def holders(case):
+    """Every node known to hold a copy of the case (a joint part's node only once it was sent one)."""
+    return sorted(n for n in {case.receiving_node, case.competent_node, self_id(), *case.exchange_mark.get("nodes", [])} if n)
+
+
 def peers(case):
     """The other nodes holding a copy of the case."""
-    nodes = {case.receiving_node, case.competent_node, *case.exchange_mark.get("nodes", [])}
-    nodes.update(case.parts.exclude(node_id="").values_list("node_id", flat=True))
-    return sorted(n for n in nodes if n and n != self_id())
+    return [n for n in holders(case) if n != self_id()]
 
 
 # --- what travels ---------------------------------------------------------------------------------
@@ -138,7 +141,7 @@ def snapshot(case):
                       "id_number": applicant.id_number, "credit_code": applicant.credit_code, "agent_name": applicant.agent_name,
                       "agent_id_number": applicant.agent_id_number, "phone": case.contact_phone},
         "case": _case_fields(case), **_side_rows(case), "materials": materials, "documents": documents,
-        "events": [event_record(e) for e in case.events.order_by("seq")],
+        "events": [event_record(e) for e in case.events.order_by("seq")], "holders": holders(case),
     }
 
 
@@ -150,16 +153,17 @@ def _blobs(payload):
     return sorted(shas)
 
 
-def _remember(case, node):
-    nodes = set(case.exchange_mark.get("nodes", []))
-    if node not in nodes:
-        case.exchange_mark["nodes"] = sorted(nodes | {node})
+def _remember(case, *nodes):
+    known = set(case.exchange_mark.get("nodes", []))
+    new = {n for n in nodes if n and n != self_id()} - known
+    if new:
+        case.exchange_mark["nodes"] = sorted(known | new)
 
 
 def send_copy(case, node, kind=HANDOFF):
     """Hand the case to `node` (the competent place, or a joint part's place) with all it needs."""
-    payload = snapshot(case)
     _remember(case, node)
+    payload = snapshot(case)
     Case.objects.filter(pk=case.pk).update(exchange_mark=case.exchange_mark)
     exchange.send(node, kind, payload, stream=str(case.uid), blobs=_blobs(payload))
 
@@ -177,7 +181,7 @@ def publish(case, event):
         return
     materials, documents = _new_files(case)
     payload = {"case_uid": str(case.uid), "event": event_record(event), "case": _case_fields(case), **_side_rows(case),
-               "materials": materials, "documents": documents}
+               "materials": materials, "documents": documents, "holders": holders(case)}
     Case.objects.filter(pk=case.pk).update(exchange_mark=case.exchange_mark)
     for node in others:
         exchange.send(node, EVENT_TYPES.get(event.action, "status_update"), payload, stream=str(case.uid), blobs=_blobs(payload))
@@ -324,7 +328,7 @@ def _receive_copy(msg):
     else:
         if msg.sender == case.competent_node or "implementation_code" in payload:
             _set_fields(case, payload.get("case", {}))
-    _remember(case, msg.sender)
+    _remember(case, msg.sender, *payload.get("holders", []))
     case.save()
     _merge_files(case, payload)
     _merge_side_rows(case, payload)
@@ -369,6 +373,7 @@ def receive_event(msg):
         case = _locked(payload["case_uid"])
         if case is None:
             raise exchange.RetryLater("办件尚未到达本节点")
+        _remember(case, msg.sender, *payload.get("holders", []))
         if msg.sender == case.competent_node:
             _set_fields(case, payload["case"])
         elif record["status_from"] != record["status_to"]:
