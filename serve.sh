@@ -18,7 +18,10 @@ $PY manage.py collectstatic --noinput -v0
 $PY manage.py schedule_deadline_scan
 $PY manage.py db_worker --no-reload >"${TONGBAN_VAR_DIR:-var}/worker.log" 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null' EXIT INT TERM
+# The exchange relay delivers this node's outbox to peer nodes (none on the embedded default: hand-offs are local).
+$PY manage.py exchange_relay >"${TONGBAN_VAR_DIR:-var}/relay.log" 2>&1 &
+RELAY=$!
+trap 'kill $WORKER $RELAY 2>/dev/null' EXIT INT TERM
 
 cat <<MSG
 
@@ -33,7 +36,8 @@ cat <<MSG
    工作人员工作台：        http://$HOST:$PORT/workbench/
    办件查询：              http://$HOST:$PORT/track/
    开发用短信收件箱：      http://$HOST:$PORT/dev/mailbox/   （申请人登录验证码在此查看，仅调试模式）
- 后台任务：db_worker（日志 var/worker.log）
+ 后台任务：db_worker（日志 var/worker.log）；节点交换中继 exchange_relay（日志 var/relay.log）
+   节点交换运维：          http://$HOST:$PORT/exchange/ops/   （平台管理员）
  演示账号见上表；动态口令在登录页“演示账号”框中显示（仅演示环境）。
  按 Ctrl+C 停止。
 ================================================================

@@ -119,7 +119,7 @@ def record_check(user, case_id, identity_method, originals_checked=(), formal_re
         "identity_method": identity_method, "identity_label": IdentityMethod(identity_method).label,
         "originals_checked": sorted(set(originals_checked)),
         "formal_review": [by_point.get(p, {"point": p, "ok": None, "note": ""}) for p in points],
-        "checked_by": user.get_full_name() or user.username, "checked_at": timezone.now().isoformat(timespec="seconds"),
+        "checked_by": user.get_full_name() or user.username, "checked_at": f"{timezone.localtime():%Y-%m-%d %H:%M}",
     }
     case.save(update_fields=["intake_check", "updated_at"])
     return case
