@@ -230,3 +230,59 @@ def test_joint_case_parts_run_in_parallel_and_one_result_follows(proxy_world, st
     assert case.status == "concluded"
     actions = [(e.action, e.duty) for e in case.events.order_by("seq")]
     assert ("assign_parts", "competent") in actions and actions.count(("conclude_part", "part")) == 2
+
+
+@pytest.mark.parametrize("applicant, message", [
+    ({"kind": "natural", "name": "赵秀兰", "id_number": "371327195603150000", "phone": "13912345678"}, "校验位"),
+    ({"kind": "natural", "name": "赵\x00兰", "id_number": None, "phone": "13912345678"}, ""),
+    ({"kind": "robot", "name": "赵秀兰", "phone": "13912345678"}, "申请人类别"),
+    ({"kind": "natural", "name": "赵秀兰", "id_number": None, "phone": "123"}, "手机号"),
+])
+def test_bad_applicant_at_the_window_is_refused_in_chinese(proxy_world, applicant, message):
+    from tongban.cases.models import Case
+
+    w = proxy_world()
+    if applicant.get("id_number", "") is None:
+        applicant["id_number"] = w.id_number
+    body = {"implementation_code": w.impl.implementation_code, "applicant": applicant}
+    r = w.window.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json")
+    assert 400 <= r.status_code < 500
+    detail = json.dumps(r.json(), ensure_ascii=False)
+    assert message in detail and any("\u4e00" <= ch <= "\u9fff" for ch in detail)
+    assert not Case.objects.exists()
+
+
+def test_bad_intake_checks_are_refused_and_nothing_changes(proxy_world):
+    from tongban.cases.models import Case
+
+    w = proxy_world()
+    cid = w.open().json()["id"]
+    bad = [
+        {"identity_method": "telepathy"},
+        {"identity_method": "face", "originals_checked": ["x"]},
+        {"identity_method": "face", "originals_checked": [999999]},
+        {"identity_method": "face", "formal_review": [{"point": "不存在的要点", "ok": True}]},
+        {"identity_method": "face", "formal_review": [{"point": "申请表填写完整、签字齐全", "ok": "yes"}]},
+        {"identity_method": "face", "formal_review": "全部符合"},
+    ]
+    for body in bad:
+        r = w.window.post(f"/api/v1/cases/{cid}/intake-check", json.dumps(body), content_type="application/json")
+        assert r.status_code == 422, (body, r.content)
+    assert Case.objects.get(pk=cid).intake_check == {}
+    # Somebody else's window cannot touch the draft.
+    r = w.clerk_client.post(f"/api/v1/cases/{cid}/intake-check", json.dumps({"identity_method": "face"}), content_type="application/json")
+    assert r.status_code == 404
+    r = w.window.post(f"/api/v1/cases/{cid}/scans", {"material_id": "abc"})
+    assert r.status_code == 422
+
+
+def test_a_retried_proxy_request_creates_one_case(proxy_world):
+    from tongban.cases.models import Case
+
+    w = proxy_world()
+    body = {"implementation_code": w.impl.implementation_code, "delivery_method": "pickup",
+            "applicant": {"kind": "natural", "name": "赵秀兰", "id_number": w.id_number, "phone": "13912345678"}}
+    first = w.window.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = w.window.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    assert Case.objects.count() == 1

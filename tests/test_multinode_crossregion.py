@@ -135,6 +135,13 @@ def test_proxy_case_from_a_to_b_through_delivery_at_a(nodes):
 
     act(clerk_b, case_b, "accept")
     act(clerk_b, case_b, "confirm_paper")
+    # A problem raised at the window reaches the competent place, whose answer reaches the window.
+    act(window, case_a, "raise_problem", "申请人询问办理进度", title="进度咨询")
+    problem = wait_until(lambda: (ok(clerk_b.get(f"/api/v1/cases/{case_b['id']}"))["problems"] or [None])[0], timeout=60,
+                         message="问题反馈未到达办理地")
+    assert problem["title"] == "进度咨询" and problem["side"] == "receiving"
+    act(clerk_b, case_b, "raise_problem", "已受理，预计5个工作日内办结", reply_to=problem["uid"])
+    wait_until(lambda: ok(window.get(f"/api/v1/cases/{case_a['id']}"))["problems"][0]["replies"], timeout=60, message="答复未回到收件地")
     act(clerk_b, case_b, "request_supplement", items=[{"name": "参保缴费凭证", "problem": "缺少经办机构盖章"}])
     # The supplement notice reaches the window (and its staff), which scans the corrected file and resubmits.
     supp = case_on(a, window, uid, status="supplement")
