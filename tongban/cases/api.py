@@ -281,6 +281,10 @@ MULTIPART_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {
 }, "additionalProperties": {"type": "string", "format": "binary", "description": "material_<材料编号>：申请材料文件；form_<字段标识>：表单附件"}}}}}}
 
 
+UPLOAD_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "required": ["material_id", "file"], "properties": {
+    "material_id": {"type": "integer"}, "file": {"type": "string", "format": "binary"}}}}}}}
+
+
 # --- applicant ---------------------------------------------------------------------------------
 
 @router.post("/applications", auth=case_auth, response={201: CaseDetail}, openapi_extra=MULTIPART_DOC,
@@ -307,17 +311,21 @@ def update_draft(request, case_id: int, payload: DraftPatch):
 
 
 @router.post("/{int:case_id}/materials", auth=case_auth, response={201: MaterialRow}, summary="上传申请材料（PDF、JPG、PNG、OFD）",
-             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "required": ["material_id", "file"], "properties": {
-                 "material_id": {"type": "integer"}, "file": {"type": "string", "format": "binary"}}}}}}})
+             openapi_extra=UPLOAD_DOC)
 def upload_material(request, case_id: int):
     _applicant(request)
+    return _stored_upload(request, case_id, intake.add_material)
+
+
+def _stored_upload(request, case_id, store):
+    """One multipart material (`material_id`, `file`) stored by `store(user, case_id, material_id, upload)`."""
     upload = request.FILES.get("file")
     if upload is None:
         raise DomainError("请选择要上传的文件（字段 file）", status=422)
     mid = request.POST.get("material_id", "")
     if not mid.isdigit():
         raise DomainError("material_id 应为材料编号", status=422)
-    m = intake.add_material(request.user, case_id, int(mid), upload)
+    m = store(request.user, case_id, int(mid), upload)
     return Status(201, {"id": m.pk, "material_id": m.material_id, "name": m.name, "file_name": m.file_name, "content_type": m.blob.content_type,
                         "size": m.blob.size, "sha256": m.blob_id, "round": m.round, "url": f"/cases/{case_id}/materials/{m.pk}/"})
 
@@ -421,19 +429,10 @@ def intake_check(request, case_id: int, payload: IntakeCheckIn):
 
 
 @router.post("/{int:case_id}/scans", auth=case_auth, response={201: MaterialRow}, summary="窗口扫描材料（PDF、JPG、PNG、OFD）",
-             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "required": ["material_id", "file"], "properties": {
-                 "material_id": {"type": "integer"}, "file": {"type": "string", "format": "binary"}}}}}}})
+             openapi_extra=UPLOAD_DOC)
 def upload_scan(request, case_id: int):
     _staff(request)
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise DomainError("请选择要上传的文件（字段 file）", status=422)
-    mid = request.POST.get("material_id", "")
-    if not mid.isdigit():
-        raise DomainError("material_id 应为材料编号", status=422)
-    m = proxy.add_scan(request.user, case_id, int(mid), upload)
-    return Status(201, {"id": m.pk, "material_id": m.material_id, "name": m.name, "file_name": m.file_name, "content_type": m.blob.content_type,
-                        "size": m.blob.size, "sha256": m.blob_id, "round": m.round, "url": f"/cases/{case_id}/materials/{m.pk}/"})
+    return _stored_upload(request, case_id, proxy.add_scan)
 
 
 # --- everyone who may read the case ----------------------------------------------------------
