@@ -109,12 +109,15 @@ def make_implementation(item, department, region_code=None, level="4", modes=("o
 @pytest.fixture(autouse=True)
 def _node_key_in_tmp(settings, tmp_path):
     """Each test's node signs with a key under its tmp dir, never the checkout's var/node_key.json."""
+    from tongban.exchange.service import forget_self
     from tongban.exchange.signing import reset_signer
 
     settings.TONGBAN_NODE_KEY_FILE = tmp_path / "node_key.json"
     reset_signer()
+    forget_self()  # the cached self node of an earlier test's (rolled back) database
     yield
     reset_signer()
+    forget_self()
 
 
 @pytest.fixture(autouse=True)

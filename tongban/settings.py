@@ -191,4 +191,6 @@ TONGBAN_NODE_KEY_FILE = Path(os.environ.get("TONGBAN_NODE_KEY_FILE", VAR_DIR / "
 TONGBAN_NODE_SIGNING = os.environ.get("TONGBAN_NODE_SIGNING", "sm2")  # sm2 (SM2/SM3) or ed25519
 TONGBAN_EXCHANGE_MAX_TRIES = int(os.environ.get("TONGBAN_EXCHANGE_MAX_TRIES", "12"))
 TONGBAN_EXCHANGE_MAX_SKEW_SECONDS = int(os.environ.get("TONGBAN_EXCHANGE_MAX_SKEW_SECONDS", "300"))
-TONGBAN_EXCHANGE_TIMEOUT_SECONDS = float(os.environ.get("TONGBAN_EXCHANGE_TIMEOUT_SECONDS", "10"))
+# Parallel posts per receiver (streams are split between them); SQLite takes one writer at a time.
+TONGBAN_EXCHANGE_LANES = int(os.environ.get("TONGBAN_EXCHANGE_LANES", "1" if DATABASE_URL.startswith("sqlite") else "4"))
+TONGBAN_EXCHANGE_TIMEOUT_SECONDS = float(os.environ.get("TONGBAN_EXCHANGE_TIMEOUT_SECONDS", "30"))

@@ -15,6 +15,7 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from collections import defaultdict
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -31,7 +32,7 @@ from .models import Node, OutboxMessage
 
 log = logging.getLogger("tongban.exchange")
 
-MAX_BATCH_ENVELOPES = 100
+MAX_BATCH_ENVELOPES = 25  # a batch is applied one envelope after another: keep it well inside the timeout
 MAX_BATCH_BLOB_BYTES = 8 * 1024 * 1024
 MAX_BACKOFF_SECONDS = 300
 DELIVERED_RESULTS = {"accepted": OutboxMessage.ACCEPTED, "duplicate": OutboxMessage.DUPLICATE, "waiting": OutboxMessage.WAITING}
@@ -52,18 +53,19 @@ class HttpTransport:
         self._lock = threading.Lock()
 
     def _connection(self, base_url):
+        key = (base_url, threading.get_ident())  # lanes to one receiver post at once: a connection each
         with self._lock:
-            conn = self._conns.get(base_url)
+            conn = self._conns.get(key)
             if conn is None:
                 parts = urlsplit(base_url)
                 cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
                 conn = cls(parts.hostname, parts.port, timeout=self.timeout)
-                self._conns[base_url] = conn
+                self._conns[key] = conn
             return conn
 
     def _drop(self, base_url):
         with self._lock:
-            conn = self._conns.pop(base_url, None)
+            conn = self._conns.pop((base_url, threading.get_ident()), None)
         if conn is not None:
             conn.close()
 
@@ -99,8 +101,10 @@ class HttpTransport:
             raise TransportError("接收节点返回的内容不是JSON")
 
     def close(self):
-        for url in list(self._conns):
-            self._drop(url)
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            conn.close()
 
 
 def backoff(tries):
@@ -273,6 +277,16 @@ def _record(members, outcome, now, counts):
             OutboxMessage.objects.bulk_update(changed, ["tries", "last_error", "status", "next_attempt_at"])
 
 
+def _lanes(rows):
+    """A receiver's rows split into lanes posted side by side; a stream always goes by one lane, in
+    order (order matters only within a stream, so the receiver may apply different cases at once)."""
+    n = max(1, settings.TONGBAN_EXCHANGE_LANES)
+    lanes = [[] for _ in range(n)]
+    for m in rows:
+        lanes[zlib.crc32(m.stream.encode()) % n].append(m)
+    return [lane for lane in lanes if lane]
+
+
 def deliver_pending(transport=None, now=None, limit=500) -> dict:
     """One pass over the due outbox; each batch's outcome is written as soon as it is known.
     Returns counts: attempted, sent (answered by the receiver), delivered, dead, retry."""
@@ -298,7 +312,7 @@ def deliver_pending(transport=None, now=None, limit=500) -> dict:
             by_receiver[m.receiver].append(m)
     for (kind, reason), members in held.items():
         _record(members, (kind, reason), now, counts)
-    jobs = [(receiver, nodes[receiver].base_url, ms) for receiver, ms in by_receiver.items()]
+    jobs = [(receiver, nodes[receiver].base_url, lane) for receiver, ms in by_receiver.items() for lane in _lanes(ms)]
     for members, outcome in _outcomes(transport, jobs, me, signer):
         _record(members, outcome, now, counts)
     counts["attempted"] = sum(len(ms) for ms in by_receiver.values())

@@ -61,20 +61,33 @@ def handler_for(type):
 # --- nodes -----------------------------------------------------------------------------------------
 
 
+_SELF = {"node": None, "until": 0.0}
+SELF_CACHE_SECONDS = 60  # node_init in another process is seen within a minute (restart to see it at once)
+
+
 def self_node() -> Node:
     """The local node; on first use of an unconfigured deployment, created from settings serving every
-    region (the embedded single-node default)."""
-    node = Node.objects.filter(is_self=True).first()
-    if node is not None:
-        return node
-    from django.conf import settings
+    region (the embedded single-node default). Cached per process: every step of a cross-region case
+    asks for it several times."""
+    import time
 
-    try:
-        with transaction.atomic():
-            node = configure_self(settings.TONGBAN_NODE_ID, settings.TONGBAN_NODE_NAME, "", [ROOT_REGION_CODE], missing_ok=True)
-    except IntegrityError:  # created by a concurrent request a moment ago
-        node = Node.objects.get(is_self=True)
+    if _SELF["node"] is not None and time.monotonic() < _SELF["until"]:
+        return _SELF["node"]
+    node = Node.objects.filter(is_self=True).first()
+    if node is None:  # created now: not cached, as the caller's transaction may still roll it back
+        from django.conf import settings
+
+        try:
+            with transaction.atomic():
+                return configure_self(settings.TONGBAN_NODE_ID, settings.TONGBAN_NODE_NAME, "", [ROOT_REGION_CODE], missing_ok=True)
+        except IntegrityError:  # created by a concurrent request a moment ago
+            return Node.objects.get(is_self=True)
+    _SELF.update(node=node, until=time.monotonic() + SELF_CACHE_SECONDS)
     return node
+
+
+def forget_self():
+    _SELF.update(node=None, until=0.0)
 
 
 def configure_self(node_id, name, base_url, region_codes, algorithm=None, missing_ok=False) -> Node:
@@ -101,6 +114,7 @@ def configure_self(node_id, name, base_url, region_codes, algorithm=None, missin
             node.save()
         node.regions.set(regions)
         NodeKey.objects.get_or_create(node=node, key_id=key["key_id"], defaults={"algorithm": key["algorithm"], "public_key": key["public_key"]})
+    forget_self()
     return node
 
 
