@@ -287,7 +287,7 @@ def run(args):
         # --- print ---
         print()
         print(f"hand-offs A (370000) → B (150000), PostgreSQL, {args.workers} forward worker(s), B gunicorn {args.b_workers}x4, "
-              f"relay interval {args.relay_interval:g} s, exchange timeout {args.exchange_timeout or 10:g} s, {len(outages)} kill/restart(s) of B")
+              f"relay interval {args.relay_interval:g} s, exchange timeout {args.exchange_timeout or 30:g} s, {len(outages)} kill/restart(s) of B")
         print(f"  forwards            {len(ok)} of {n} ok ({len(errors)} failed), {forward_rate:.1f} forwards/s; "
               f"forward call {fmt_summary(forward_ms)}")
         print(f"  throughput          {throughput:.1f} hand-offs acknowledged/s  ({len(delivered)} over {span:.1f} s, first created → last delivered)"
@@ -317,7 +317,7 @@ def run(args):
             "acks": {s: c for s, c, _ in acks}, "acks_applied_on_A": a_applied_acks,
             "outages_s": [[round(o["killed"] - t0, 1), round(o["ready"] - t0, 1)] for o in outages],
             "workers": args.workers, "rate": args.rate, "b_workers": args.b_workers, "relay_interval": args.relay_interval,
-            "exchange_timeout": args.exchange_timeout or 10.0,
+            "exchange_timeout": args.exchange_timeout or 30.0,
             "log_problems": {nid: c for nid, (c, _) in problems.items()},
         }
         print(json.dumps(figures, ensure_ascii=False))

@@ -137,7 +137,7 @@ def forward(ids, worker, of, rate, out):
                     time.sleep(delay)
             t0 = time.time()
             error = ""
-            for attempt in range(3):
+            for _attempt in range(3):
                 try:
                     handling.perform(pk, "forward", clerk)
                     error = ""

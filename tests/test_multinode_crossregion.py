@@ -212,6 +212,15 @@ def test_duplicated_delivery_is_applied_once(nodes):
     assert_nothing_applied_twice(a, b)
 
 
+def test_operator_ping_between_nodes(nodes):
+    from tests.multinode.harness import HarnessError
+
+    a = nodes["A"]
+    assert "已确认" in a.manage("exchange_ping", "C")
+    with pytest.raises(HarnessError, match="未登记|不存在|未知"):
+        a.manage("exchange_ping", "Z")
+
+
 def test_forged_envelopes_are_rejected_and_logged(nodes):
     import urllib.error
     import urllib.request

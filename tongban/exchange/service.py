@@ -255,3 +255,25 @@ def send(receiver_node_id: str, type: str, payload: dict, *, stream: str, blobs=
             fn(Message(sender=me.node_id, type=type, payload=payload, message_id=str(row.message_id), created_at=row.created_at,
                        stream=stream, seq=row.seq, blobs=blobs))
             OutboxMessage.objects.filter(pk=row.pk).update(status=OutboxMessage.DELIVERED, delivered_at=now, result=OutboxMessage.LOCAL)
+
+
+# --- ping: an operator's check that a peer is reachable and accepts this node's signature ------------
+
+PING = "ping"
+
+
+def _pong(msg):
+    """Nothing to apply: the acknowledgement is the answer (the inbox has already checked everything)."""
+
+
+def ping(receiver_node_id):
+    """Queue a ping to a peer; returns its message id (delivered when the outbox row is acknowledged)."""
+    import uuid
+
+    with transaction.atomic():
+        stream = f"ping-{uuid.uuid4()}"
+        send(receiver_node_id, PING, {"from": self_node().node_id}, stream=stream)
+        return str(OutboxMessage.objects.get(receiver=receiver_node_id, stream=stream, seq=1).message_id)
+
+
+register_handler(PING, _pong)
