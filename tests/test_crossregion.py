@@ -286,3 +286,23 @@ def test_a_retried_proxy_request_creates_one_case(proxy_world):
     again = w.window.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
     assert Case.objects.count() == 1
+
+
+def test_township_centre_receives_for_its_county_vertically(proxy_world, staff_factory):
+    """Seed 000's 纵向代收代办: a street centre takes what only the county decides and forwards it."""
+    w = proxy_world(scopes=())
+    _, street = staff_factory("clerk", "150602001")
+    body = {"implementation_code": w.impl.implementation_code, "delivery_method": "pickup", "form": {},
+            "applicant": {"kind": "natural", "name": "赵秀兰", "id_number": w.id_number, "phone": "13912345678"}}
+    r = street.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json")
+    assert r.status_code == 201, r.content
+    case = r.json()
+    assert case["receiving"]["basis"] == "县域内纵向代收代办" and case["receiving"]["region_code"] == "150602001"
+    w.window = street  # the street centre does the window's work
+    w.ready(case["id"])
+    r = w.act(street, case["id"], "forward")
+    assert r.status_code == 200 and r.json()["case_no"].startswith("150602-")
+    assert w.act(w.clerk_client, case["id"], "accept").status_code == 200
+    # A window elsewhere may not receive this county-only implementation.
+    r = w.open()
+    assert r.status_code == 422
