@@ -306,4 +306,4 @@ def test_township_centre_receives_for_its_county_vertically(proxy_world, staff_f
     # A window elsewhere may not receive this county-only implementation.
     _, elsewhere = staff_factory("clerk", "371327")
     r = elsewhere.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json")
-    assert r.status_code == 422 and "不在该事项的通办范围" in r.json()["detail"]
+    assert r.status_code == 422 and "未列入通办范围" in r.json()["detail"]
