@@ -307,3 +307,29 @@ def test_township_centre_receives_for_its_county_vertically(proxy_world, staff_f
     _, elsewhere = staff_factory("clerk", "371327")
     r = elsewhere.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json")
     assert r.status_code == 422 and "未列入通办范围" in r.json()["detail"]
+
+
+def test_forward_to_another_node_goes_through_the_outbox_in_the_same_transaction(proxy_world):
+    """With 鄂尔多斯 served by node B, forwarding writes the case and its signed hand-off message together;
+    steps of B's duty cannot be taken on this node's copy; an unreachable node refuses the step."""
+    from tests.test_exchange import Peer
+    from tongban.cases.models import Case
+    from tongban.exchange.models import Node, OutboxMessage
+
+    w = proxy_world()
+    Peer("B", regions=("150000",))
+    r = w.open()
+    case = r.json()
+    assert case["competent_node"] == "B"
+    w.ready(case["id"])
+    assert w.act(w.window, case["id"], "forward").status_code == 200
+    message = OutboxMessage.objects.get(receiver="B", type="case_handoff")
+    assert message.stream == case["uid"] and message.status == "pending" and len(message.blobs) == 2
+    assert message.payload["implementation_code"] == w.impl.implementation_code
+    # 受理 is the competent place's duty, held by node B: nobody on this node may take it.
+    r = w.act(w.clerk_client, case["id"], "accept")
+    assert r.status_code == 403
+    Node.objects.filter(node_id="B").update(status="suspended")
+    r = w.act(w.window, case["id"], "raise_problem", "请尽快受理", title="催办")
+    assert r.status_code == 409 and "无法向节点" in r.json()["detail"]
+    assert Case.objects.get(pk=case["id"]).events.count() == 1  # the refused step left nothing behind

@@ -165,7 +165,18 @@ def send_copy(case, node, kind=HANDOFF):
     _remember(case, node)
     payload = snapshot(case)
     Case.objects.filter(pk=case.pk).update(exchange_mark=case.exchange_mark)
-    exchange.send(node, kind, payload, stream=str(case.uid), blobs=_blobs(payload))
+    _send(node, kind, payload, case)
+
+
+def _send(node, kind, payload, case):
+    """Into the outbox within the step's transaction; a place whose node cannot be reached by the exchange
+    at all (unregistered, suspended) refuses the step, which then changes nothing."""
+    try:
+        exchange.send(node, kind, payload, stream=str(case.uid), blobs=_blobs(payload))
+    except exchange.PermanentError as exc:
+        from tongban.core.errors import DomainError
+
+        raise DomainError(f"无法向节点“{node}”发送：{exc}", status=409) from None
 
 
 def publish(case, event):
@@ -184,7 +195,7 @@ def publish(case, event):
                "materials": materials, "documents": documents, "holders": holders(case)}
     Case.objects.filter(pk=case.pk).update(exchange_mark=case.exchange_mark)
     for node in others:
-        exchange.send(node, EVENT_TYPES.get(event.action, "status_update"), payload, stream=str(case.uid), blobs=_blobs(payload))
+        _send(node, EVENT_TYPES.get(event.action, "status_update"), payload, case)
 
 
 # --- applying what arrives ------------------------------------------------------------------------
