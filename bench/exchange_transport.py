@@ -46,24 +46,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from case_data import cpu_speed, log, machine_load, summary  # noqa: E402
-from handoff import SPECS, fmt_summary, log_problems, max_id, node_env, outbox_state, use_relay_interval  # noqa: E402
+from handoff import (  # noqa: E402
+    SPECS,
+    fmt_summary,
+    kill_and_restart,
+    kill_fractions,
+    log_problems,
+    max_id,
+    node_env,
+    outage_test,
+    outbox_state,
+    use_relay_interval,
+)
 
 from tests.multinode import harness  # noqa: E402
 
 GEN = str(ROOT / "bench" / "exchange_transport_gen.py")
 TYPE = "ping"
-
-
-def restart_fractions(restarts):
-    """Evenly spaced fractions of the sends between 20 % and 70 % (as handoff.py)."""
-    if restarts > 1:
-        return [0.2 + 0.5 * i / (restarts - 1) for i in range(restarts)]
-    return [0.45] if restarts else []
-
-
-def outage_test(outages, margin):
-    """in_outage(created): created within kill − margin … ready + margin of an outage (as handoff.py)."""
-    return lambda created: any(o["killed"] - margin <= created <= o["ready"] + margin for o in outages)
 
 
 def rounded(s):
@@ -89,7 +88,7 @@ def run(args):
         n = args.count
 
         # --- timed phase ---
-        fracs = restart_fractions(args.restarts)
+        fracs = kill_fractions(args.restarts)
         per_worker_rate = args.rate / args.workers if args.rate else 0
         outs = [workdir / f"send-{k}.json" for k in range(args.workers)]
         log(f"timed phase: {n} pings ({args.payload_bytes} B padding) by {args.workers} worker(s){f' at {args.rate:g}/s' if args.rate else ''}; "
@@ -101,7 +100,7 @@ def run(args):
                 procs.append(subprocess.Popen([harness.PYTHON, GEN, "send", "--count", str(n), "--worker", str(k), "--of", str(args.workers),
                                                "--rate", str(per_worker_rate), "--payload-bytes", str(args.payload_bytes)],
                                               cwd=ROOT, env=a.env, stdout=out))
-        outages, last_print = [], 0.0
+        last_print = 0.0
 
         def progress(note=""):
             """Pings sent so far (the run's ping rows in A's outbox); a progress line now and then."""
@@ -115,28 +114,7 @@ def run(args):
                 last_print = time.monotonic()
             return done
 
-        try:
-            for frac in fracs:
-                while progress() < frac * n and any(p.poll() is None for p in procs):
-                    time.sleep(0.2)
-                t_kill = time.time()
-                b.stop()
-                progress(f"B killed (SIGKILL web + relay) at {t_kill - t_start:.1f} s")
-                while time.time() < t_kill + args.outage:
-                    progress()
-                    time.sleep(0.2)
-                t_restart = time.time()
-                b.start(wait=True)
-                t_up = time.time()
-                outages.append({"killed": t_kill, "restarted": t_restart, "ready": t_up})
-                progress(f"B back (boot {t_up - t_restart:.1f} s, down {t_up - t_kill:.1f} s)")
-            while any(p.poll() is None for p in procs):
-                progress()
-                time.sleep(0.2)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+        outages = kill_and_restart(b, procs, fracs, n, progress, args.outage, t_start)
         t_send_end = time.time()
         workers = []
         for k, p in enumerate(procs):

@@ -156,7 +156,7 @@ def run(args):
         n = len(ids)
 
         # --- timed phase ---
-        fracs = [0.2 + 0.5 * i / (args.restarts - 1) for i in range(args.restarts)] if args.restarts > 1 else ([0.45] if args.restarts else [])
+        fracs = kill_fractions(args.restarts)
         per_worker_rate = args.rate / args.workers if args.rate else 0
         outs = [workdir / f"forwards-{k}.jsonl" for k in range(args.workers)]
         for p in outs:
@@ -169,7 +169,7 @@ def run(args):
         t_start = time.time()
         procs = [subprocess.Popen([harness.PYTHON, GEN, "forward", "--ids", ids_file, "--worker", str(k), "--of", str(args.workers),
                                    "--rate", str(per_worker_rate), "--out", outs[k]], cwd=ROOT, env=a.env) for k in range(args.workers)]
-        outages, last_print = [], 0.0
+        last_print = 0.0
 
         def progress(note=""):
             nonlocal last_print
@@ -182,28 +182,7 @@ def run(args):
                 last_print = time.monotonic()
             return done
 
-        try:
-            for frac in fracs:
-                while progress() < frac * n and any(p.poll() is None for p in procs):
-                    time.sleep(0.2)
-                t_kill = time.time()
-                b.stop()
-                progress(f"B killed (SIGKILL web + relay) at {t_kill - t_start:.1f} s")
-                while time.time() < t_kill + args.outage:
-                    progress()
-                    time.sleep(0.2)
-                t_restart = time.time()
-                b.start(wait=True)
-                t_up = time.time()
-                outages.append({"killed": t_kill, "restarted": t_restart, "ready": t_up})
-                progress(f"B back (boot {t_up - t_restart:.1f} s, down {t_up - t_kill:.1f} s)")
-            while any(p.poll() is None for p in procs):
-                progress()
-                time.sleep(0.2)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+        outages = kill_and_restart(b, procs, fracs, n, progress, args.outage, t_start)
         t_forward_end = time.time()
         forwards = [json.loads(line) for p in outs for line in p.read_text().splitlines() if line.strip()]
         ok = [f for f in forwards if f["ok"]]
@@ -235,10 +214,7 @@ def run(args):
         delivered = [r for r in rows if r[3] == "delivered"]
         lat = [(r[2] - r[1]) * 1000 for r in delivered]
         margin = args.margin
-
-        def in_outage(created):
-            return any(o["killed"] - margin <= created <= o["ready"] + margin for o in outages)
-
+        in_outage = outage_test(outages, margin)
         lat_out = [(r[2] - r[1]) * 1000 for r in delivered if not in_outage(r[1])]
         lat_in = [(r[2] - r[1]) * 1000 for r in delivered if in_outage(r[1])]
         span = (max(r[2] for r in delivered) - min(r[1] for r in rows)) if delivered else float("nan")
@@ -324,6 +300,49 @@ def run(args):
         if args.keep:
             print(f"kept: cluster {nodes.base_dir}, forward logs {workdir}", file=sys.stderr)
 
+
+
+def outage_test(outages, margin):
+    """in_outage(created): created within kill − margin … ready + margin of an outage (such a message
+    necessarily waits for the restart)."""
+    return lambda created: any(o["killed"] - margin <= created <= o["ready"] + margin for o in outages)
+
+
+def kill_fractions(restarts):
+    """When to kill the receiver: spread over 20–70 % of the run."""
+    if restarts > 1:
+        return [0.2 + 0.5 * i / (restarts - 1) for i in range(restarts)]
+    return [0.45] if restarts else []
+
+
+def kill_and_restart(b, procs, fracs, n, progress, outage, t_start):
+    """The timed phase's driver: while the worker processes run, SIGKILL node B (web + relay) when
+    `progress()` reaches each fraction of `n`, keep it dead `outage` seconds, start it again; returns
+    the outage windows. Workers still running at an error are killed."""
+    outages = []
+    try:
+        for frac in fracs:
+            while progress() < frac * n and any(p.poll() is None for p in procs):
+                time.sleep(0.2)
+            t_kill = time.time()
+            b.stop()
+            progress(f"B killed (SIGKILL web + relay) at {t_kill - t_start:.1f} s")
+            while time.time() < t_kill + outage:
+                progress()
+                time.sleep(0.2)
+            t_restart = time.time()
+            b.start(wait=True)
+            t_up = time.time()
+            outages.append({"killed": t_kill, "restarted": t_restart, "ready": t_up})
+            progress(f"B back (boot {t_up - t_restart:.1f} s, down {t_up - t_kill:.1f} s)")
+        while any(p.poll() is None for p in procs):
+            progress()
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return outages
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
