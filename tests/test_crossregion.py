@@ -333,3 +333,34 @@ def test_forward_to_another_node_goes_through_the_outbox_in_the_same_transaction
     r = w.act(w.window, case["id"], "raise_problem", "请尽快受理", title="催办")
     assert r.status_code == 409 and "无法向节点" in r.json()["detail"]
     assert Case.objects.get(pk=case["id"]).events.count() == 1  # the refused step left nothing behind
+
+
+def test_window_id_out_of_range_is_refused_before_the_database(proxy_world):
+    w = proxy_world()
+    body = {"implementation_code": w.impl.implementation_code, "window_id": 2**70,
+            "applicant": {"kind": "natural", "name": "赵秀兰", "id_number": w.id_number, "phone": "13912345678"}}
+    r = w.window.post("/api/v1/cases/proxy-cases", json.dumps(body), content_type="application/json")
+    assert r.status_code == 422
+
+
+def test_joint_partners_are_set_through_the_catalogue_service(proxy_world, staff_factory):
+    from django.core.exceptions import ValidationError
+
+    from tongban.catalog import services
+    from tongban.catalog.models import JointPartner
+    from tongban.core.authz import PermissionDenied
+    from tongban.core.models import AuditEntry
+
+    w = proxy_world(modes=("online", "proxy", "joint"))
+    partner = make_department("371327", "莒南县公安局联办测试")
+    admin, admin_client = staff_factory("catalog_admin", COMPETENT_REGION)
+    outsider, _ = staff_factory("catalog_admin", "371327")
+    with pytest.raises(PermissionDenied):
+        services.save_joint_partner(outsider, JointPartner(implementation=w.impl, step_name="迁出核实", department=partner))
+    services.save_joint_partner(admin, JointPartner(implementation=w.impl, step_name=" 迁出核实 ", department=partner))
+    assert w.impl.joint_partners.get().step_name == "迁出核实"
+    assert AuditEntry.objects.filter(action="joint_partner.create").exists()
+    with pytest.raises(ValidationError):  # one department per step
+        services.save_joint_partner(admin, JointPartner(implementation=w.impl, step_name="迁出核实", department=partner))
+    page = admin_client.get(f"/admin/catalog/implementation/{w.impl.pk}/change/")
+    assert page.status_code == 200 and "联办部门" in page.content.decode()

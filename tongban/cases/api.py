@@ -375,7 +375,7 @@ class ProxyIn(Schema):
     form: dict[str, Any] = Field(default_factory=dict)
     delivery_method: str | None = Field(None, max_length=20)
     delivery_address: str = Field("", max_length=300)
-    window_id: int | None = None
+    window_id: int | None = Field(None, ge=1, le=2**63 - 1, description="收件窗口（默认为本人所在窗口）")
 
 
 class ReceivingOut(Schema):
@@ -403,8 +403,7 @@ def _staff(request):
 @router.get("/receiving-check", auth=case_auth, response=ReceivingOut, summary="代收前核对：本窗口能否代收该实施清单（原因与依据）")
 def receiving_check(request, implementation_code: str):
     _staff(request)
-    impl, _m, decision = proxy.receiving_check(request.user, implementation_code[:36])
-    version = impl.item.versions.filter(status="published").first()
+    impl, version, _m, decision = proxy.receiving_check(request.user, implementation_code[:36])
     return {"allowed": decision.allowed, "reason": decision.reason, "basis": decision.basis, "implementation_code": impl.implementation_code,
             "item_name": version.name, "competent_place": f"{impl.region.full_name()} {impl.department.name}",
             "formal_review_points": proxy.review_points(version),

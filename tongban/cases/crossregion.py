@@ -38,6 +38,9 @@ def problems(case):
 
 
 def detail(case):
+    if case.mode == Mode.ONLINE:  # one place: nothing to look up
+        return {"uid": str(case.uid), "mode": case.mode, "mode_label": Mode(case.mode).label, "receiving": None, "competent_node": "",
+                "intake_check": {}, "paper_transfers": [], "parts": [], "problems": []}
     return {
         "uid": str(case.uid), "mode": case.mode, "mode_label": Mode(case.mode).label, "receiving": receiving(case),
         "competent_node": case.competent_node, "intake_check": case.intake_check,
@@ -48,5 +51,5 @@ def detail(case):
                    "node": p.node_id, "status": p.status, "status_label": p.get_status_display(), "opinion": p.opinion,
                    "concluded_by": p.concluded_by, "concluded_at": p.concluded_at.isoformat() if p.concluded_at else None}
                   for p in case.parts.all()],
-        "problems": problems(case) if case.mode != Mode.ONLINE else [],
+        "problems": problems(case),
     }

@@ -26,7 +26,6 @@ class Actor:
     department_code: str = ""
     region_code: str = ""
     window_name: str = ""
-    department_id: int | None = None
     duty: str = ""  # on a cross-region case: whose duty the step was (收件地 / 办理地 / 联办地)
 
 
@@ -61,7 +60,7 @@ def append(case, action, label, actor, status_from="", status_to="", opinion="",
     last = CaseEvent.objects.filter(case=case).order_by("-seq").values_list("seq", "hash").first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     if origin is None:
-        origin = f"{case_node_id()}:{seq}" if case.mode != "online" else ""
+        origin = f"{local_node_id()}:{seq}" if case.mode != "online" else ""
     event = CaseEvent(
         case=case, seq=seq, action=action, label=label, actor=actor.user, actor_name=actor.name, role=actor.role,
         department_name=actor.department_name, department_code=actor.department_code, region_code=actor.region_code,
@@ -73,7 +72,8 @@ def append(case, action, label, actor, status_from="", status_to="", opinion="",
     return event
 
 
-def case_node_id():
+def local_node_id():
+    """This deployment's node (where a step recorded here happened)."""
     from tongban.exchange.service import self_node
 
     return self_node().node_id

@@ -19,6 +19,7 @@ from tongban.directory.models import Membership
 from . import clock, events, joint, lifecycle, notify, paperwork, proxy, workflow
 from .events import Actor
 from .models import (
+    AT_WINDOW,
     Case,
     CaseMaterial,
     CasePart,
@@ -55,26 +56,21 @@ MESSAGES = {
 
 def duties(case, transition):
     """The places whose staff may take `transition` on `case`, in order of preference."""
-    if case.mode == Mode.ONLINE or not case.receiving_region_path:
-        return [lifecycle.COMPETENT] if transition.duty != lifecycle.PART or case.mode == Mode.JOINT else []
+    if transition.duty == lifecycle.PART:
+        return [lifecycle.PART]
+    if not case.receiving_region_path:  # an online case has one place
+        return [lifecycle.COMPETENT]
     if transition.duty == lifecycle.DELIVERY:
-        back_to_window = case.delivery_method in (DeliveryMethod.PICKUP, DeliveryMethod.REMOTE_PRINT)
-        return [lifecycle.RECEIVING if back_to_window else lifecycle.COMPETENT]
+        return [lifecycle.RECEIVING if case.result_at_window else lifecycle.COMPETENT]
     if transition.duty == lifecycle.EITHER:
         return [lifecycle.COMPETENT, lifecycle.RECEIVING, lifecycle.PART]
     return [transition.duty]
 
 
-def _local_node():
-    from tongban.exchange.service import self_node
-
-    return self_node().node_id
-
-
-def _place_of(case, duty, membership, node):
-    """(department, region) the membership acts for at `duty`'s place of the case, or None. A place run
-    by another node is never acted for here: that node holds the authority over its steps."""
-    m = membership
+def _place_of(case, duty, m, node, parts):
+    """The department (or, for a window without one, the region) membership `m` acts for at `duty`'s
+    place of the case, or None. A place run by another node is never acted for here: that node holds
+    the authority over its steps."""
     if duty == lifecycle.COMPETENT:
         if case.competent_node and case.competent_node != node:
             return None
@@ -85,8 +81,8 @@ def _place_of(case, duty, membership, node):
             return None
         if case.receiving_region_path.startswith(m.region.path) and m.department_id in (None, case.receiving_department_id):
             return m.department or case.receiving_department or m.region
-    elif duty == lifecycle.PART:
-        for part in case.parts.all():
+    else:
+        for part in parts:
             if part.status == CasePart.ACTIVE and part.node_id in ("", node) and part.region_path.startswith(m.region.path) \
                     and m.department_id in (None, part.department_id):
                 return m.department or part.department or m.region
@@ -98,24 +94,26 @@ def resolve_actor(user, case, transition):
     whose role may take this action and whose region and department cover the place whose duty the
     step is (the competent place; on a cross-region case also the receiving window or a joint part)."""
     if lifecycle.APPLICANT in transition.actors and getattr(case.applicant, "user_id", None) == getattr(user, "pk", None):
-        if case.competent_node and transition.duty != lifecycle.EITHER and case.competent_node != _local_node():
+        if case.competent_node and transition.duty != lifecycle.EITHER and case.competent_node != events.local_node_id():
             raise authz.PermissionDenied(f"该办件由办理地平台办理，请到办理地平台{transition.label}")
         return Actor(user=user, name=case.applicant_name, role=lifecycle.APPLICANT)
     staff_roles = transition.actors & lifecycle.STAFF
     if not {g[0] for g in authz.grants(user)} & staff_roles:  # grants are cached on the user: no query
         raise authz.PermissionDenied(f"您无权对该办件执行“{transition.label}”")
     memberships = Membership.objects.filter(user_id=getattr(user, "pk", None), is_active=True, role__in=staff_roles).select_related("region", "department", "window__hall")
-    node = _local_node() if case.mode != Mode.ONLINE else ""
-    for duty in duties(case, transition):
+    cross = case.mode != Mode.ONLINE
+    node = events.local_node_id() if cross else ""
+    places = duties(case, transition)
+    parts = list(case.parts.all()) if lifecycle.PART in places else []
+    for duty in places:
         for m in memberships:
-            place = _place_of(case, duty, m, node)
+            place = _place_of(case, duty, m, node, parts)
             if place is None:
                 continue
             window = f"{m.window.hall.name} {m.window.number}号窗口" if m.window_id else ""
-            dept_name, dept_code = (place.name, place.credit_code) if hasattr(place, "credit_code") else (place.name, "")
-            return Actor(user=user, name=user.get_full_name() or user.username, role=m.role, department_name=dept_name,
-                         department_code=dept_code, region_code=m.region.code, window_name=window,
-                         department_id=getattr(place, "credit_code", None) and place.pk, duty=duty if case.mode != Mode.ONLINE else "")
+            return Actor(user=user, name=user.get_full_name() or user.username, role=m.role, department_name=place.name,
+                         department_code=getattr(place, "credit_code", ""), region_code=m.region.code, window_name=window,
+                         duty=duty if cross else "")
     raise authz.PermissionDenied(f"您无权对该办件执行“{transition.label}”")
 
 
@@ -413,7 +411,7 @@ def _deliver(case, actor, opinion, params):
     if len(courier) > 60 or len(tracking) > 40:
         raise DomainError("快递公司或单号过长", status=422)
     recipient = str(params.get("recipient") or "").strip()
-    if case.mode != Mode.ONLINE and method in (DeliveryMethod.PICKUP, DeliveryMethod.REMOTE_PRINT) and not recipient:
+    if case.mode != Mode.ONLINE and method in AT_WINDOW and not recipient:
         raise DomainError("窗口领取或异地打印交付时请登记签收人（领取人）", status=422)
     case.delivered_at = timezone.now()
     Delivery.objects.create(case=case, method=method, courier=courier, tracking_no=tracking, address=case.delivery_address,
@@ -425,31 +423,18 @@ def _raise_problem(case, actor, opinion, params):
     """问题反馈: a problem either place raises on the case (or its answer), seen by the other place."""
     import uuid
 
-    from tongban.cooperation import services as cooperation
-    from tongban.cooperation.models import WorkOrder
+    from . import problems
 
-    title = str(params.get("title") or "").strip() or "问题反馈"
-    reply_to = params.get("reply_to")
-    uid = str(uuid.uuid4())
-    if reply_to:
-        order = WorkOrder.objects.filter(case=case, uid=str(reply_to)).first() if _is_uuid(reply_to) else None
-        if order is None:
-            raise DomainError("要答复的问题反馈单不存在", status=404)
-        cooperation.record_reply(order, side=actor.duty or "competent", author_name=actor.name, region_code=actor.region_code, body=opinion, uid=uid)
-        return {"uid": uid, "reply_to": str(order.uid), "title": order.title, "_label": "问题答复"}
-    cooperation.record_problem(case, side=actor.duty or "competent", author_name=actor.name, region_code=actor.region_code,
-                               department_name=actor.department_name, title=title, body=opinion, uid=uid)
-    return {"uid": uid, "title": title}
-
-
-def _is_uuid(value):
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
+    data = {"uid": str(uuid.uuid4())}
+    if params.get("reply_to"):
+        data["reply_to"] = str(params["reply_to"])[:40]
+    else:
+        data["title"] = str(params.get("title") or "").strip() or "问题反馈"
+    found = problems.record(case, data, opinion, side=actor.duty, author_name=actor.name, region_code=actor.region_code,
+                            department_name=actor.department_name)
+    if "reply_to" in data:
+        return {**data, "reply_to": str(found.work_order.uid), "title": found.work_order.title, "_label": "问题答复"}
+    return data
 
 
 def _pay(case, actor, opinion, params):

@@ -61,17 +61,14 @@ def applicable_implementation(implementation_code, mode="online"):
 
 @transaction.atomic
 def create_draft(applicant, implementation_code, form=None, files=None, delivery_method=None, delivery_address=""):
-    impl, _version = applicable_implementation(implementation_code)
-    case = new_case(applicant, impl, form, delivery_method, delivery_address, files)
+    impl, version = applicable_implementation(implementation_code)
+    case = new_case(applicant, impl, version, form, delivery_method, delivery_address, files)
     case.save()
     return case
 
 
-def new_case(applicant, impl, form=None, delivery_method=None, delivery_address="", files=None):
-    """An unsaved draft of `impl` for `applicant` (online, or opened at a window by a clerk)."""
-    version = impl.item.versions.filter(status=ItemVersion.PUBLISHED).first()
-    if version is None:
-        raise DomainError("该事项暂无已发布的办事指南，暂不能申请", status=422)
+def new_case(applicant, impl, version, form=None, delivery_method=None, delivery_address="", files=None):
+    """An unsaved draft of `impl` (its published `version`) for `applicant` (online, or opened at a window)."""
     codes = [c.strip() for c in version.service_objects.split(",")]
     if applicant.applicant_type not in codes:
         raise DomainError("该事项的服务对象不包括您的申请人类型", status=422)

@@ -67,6 +67,10 @@ class IdentityMethod(models.TextChoices):
     MANUAL = "manual", "人工核验"
 
 
+# Results handed over at a window (the receiving window of a cross-region case).
+AT_WINDOW = (DeliveryMethod.PICKUP, DeliveryMethod.REMOTE_PRINT)
+
+
 class CaseQuerySet(ScopedQuerySet):
     pass
 
@@ -163,6 +167,11 @@ class Case(models.Model):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+    @property
+    def result_at_window(self):
+        """A cross-region case whose result goes back to the window that received it."""
+        return bool(self.receiving_region_path) and self.delivery_method in AT_WINDOW
 
     def fee_settled(self):
         """No fee, or a confirmed payment: a case that owes a fee cannot conclude."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tongban.core import authz
 from tongban.core.errors import Conflict, DomainError
-from tongban.directory.models import Membership, Window
+from tongban.directory.models import Membership
 
 from . import intake
 from .models import Case, IdentityMethod, Mode, PaperTransfer
@@ -38,12 +38,12 @@ def receiving_membership(user, window_id=None):
 
 
 def receiving_check(user, implementation_code, window_id=None):
-    """(implementation, membership, decision) for a clerk about to receive this implementation."""
+    """(implementation, published version, membership, decision) for a clerk about to receive it."""
     from tongban.cooperation.receiving import receiving_decision
 
-    impl, _version = intake.applicable_implementation(implementation_code, mode=None)
+    impl, version = intake.applicable_implementation(implementation_code, mode=None)
     m = receiving_membership(user, window_id)
-    return impl, m, receiving_decision(impl, m.region)
+    return impl, version, m, receiving_decision(impl, m.region)
 
 
 @transaction.atomic
@@ -54,7 +54,7 @@ def open_case(user, implementation_code, applicant, form=None, delivery_method=N
 
     if not isinstance(applicant, dict):
         raise DomainError("申请人信息应为对象", status=422)
-    impl, m, decision = receiving_check(user, implementation_code, window_id)
+    impl, version, m, decision = receiving_check(user, implementation_code, window_id)
     if not decision.allowed:
         raise DomainError(decision.reason, status=422)
     competent = node_for_region(impl.region.path)
@@ -64,23 +64,27 @@ def open_case(user, implementation_code, applicant, form=None, delivery_method=N
         applicant.get("kind") or "natural", applicant.get("name"), applicant.get("phone"), applicant.get("id_number") or "",
         applicant.get("credit_code") or "", applicant.get("applicant_type") or "2", applicant.get("agent_name") or "",
         applicant.get("agent_id_number") or "")
-    case = intake.new_case(person, impl, form, delivery_method, delivery_address)
-    window = Window.objects.filter(pk=window_id).first() if window_id else m.window
+    case = intake.new_case(person, impl, version, form, delivery_method, delivery_address)
     case.mode = Mode.JOINT if "joint" in impl.get_modes_names() and impl.joint_partners.exists() else Mode.PROXY
     case.channel = "window"
     case.receiving_region, case.receiving_region_path = m.region, m.region.path
-    case.receiving_department, case.receiving_window = m.department, window
+    case.receiving_department, case.receiving_window = m.department, m.window
     case.receiving_basis = decision.basis[:200]
     case.receiving_node, case.competent_node = self_node().node_id, competent.node_id
     case.save()
     return case
 
 
+def is_receiving_clerk(user, case):
+    """A clerk whose region covers the window that received the case."""
+    return bool(case.receiving_region_path) and any(case.receiving_region_path.startswith(p) for r, p, _ in authz.grants(user) if r == "clerk")
+
+
 def receiving_case(user, case_id, lock=False):
     """A case the user's receiving place holds (404 otherwise)."""
     qs = authz.filter_queryset(Case.objects.filter(pk=case_id), user).exclude(receiving_region_path="")
     case = qs.select_related("item_version", "implementation").first()
-    if case is None or not any(case.receiving_region_path.startswith(p) for r, p, _ in authz.grants(user) if r == "clerk"):
+    if case is None or not is_receiving_clerk(user, case):
         from django.http import Http404
 
         raise Http404

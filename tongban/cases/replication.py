@@ -42,8 +42,7 @@ TIME_FIELDS = ("submitted_at", "accepted_at", "decided_at", "concluded_at", "del
 PART_ORDER = {CasePart.WAITING: 0, CasePart.ACTIVE: 1, CasePart.CONCLUDED: 2}
 
 
-def self_id():
-    return exchange.self_node().node_id
+self_id = events.local_node_id
 
 
 def holders(case):
@@ -183,7 +182,7 @@ def publish(case, event):
     """After a local step on a cross-region case: the hand-off itself, or the event to every other node."""
     if event.action == "forward":
         if case.competent_node == self_id():  # both places on this node: the same hand-off, locally
-            exchange.send(self_id(), HANDOFF, {"case_uid": str(case.uid)}, stream=str(case.uid))
+            _send(self_id(), HANDOFF, {"case_uid": str(case.uid)}, case)
         else:
             send_copy(case, case.competent_node)
         return
@@ -235,10 +234,10 @@ def _merge_files(case, payload):
     seqs = {m.seq: m for m in Material.objects.filter(version=case.item_version)}
     have = set(case.materials.exclude(origin="").values_list("origin", flat=True))
     node = self_id()
-    for m in payload.get("materials", []):
-        if m["origin"] in have or m["origin"].startswith(f"{node}:"):
-            continue
-        if not StoredBlob.objects.filter(pk=m["sha256"]).exists():
+    new = [m for m in payload.get("materials", []) if m["origin"] not in have and not m["origin"].startswith(f"{node}:")]
+    stored = set(StoredBlob.objects.filter(pk__in={m["sha256"] for m in new}).values_list("pk", flat=True)) if new else set()
+    for m in new:
+        if m["sha256"] not in stored:
             raise exchange.PermanentError(f"材料“{m['name']}”的文件未随消息到达")
         CaseMaterial.objects.create(case=case, material=seqs.get(m["material_seq"]), name=m["name"][:200], blob_id=m["sha256"],
                                     file_name=m["file_name"][:255], round=m["round"], how=m["how"][:20], origin=m["origin"])
@@ -406,9 +405,14 @@ def receive_event(msg):
         if event is None:
             return
         if record["action"] == "raise_problem":
-            from tongban.cooperation import services as cooperation
+            from . import problems
 
-            cooperation_record(cooperation, case, record, record["data"])
+            try:
+                problems.record(case, record["data"], record["opinion"], side=record["duty"], author_name=record["actor_name"],
+                                region_code=record["region_code"], department_name=record["department_name"],
+                                created_at=parse_datetime(record["at"]) if record.get("at") else None)
+            except problems.UnknownProblem:  # the report itself travels from another node and is not here yet
+                raise exchange.RetryLater("所答复的问题反馈单尚未到达本节点") from None
         if record["action"] == "conclude_part" and case.competent_node == self_id():
             joint.part_concluded(case, record["data"].get("part"), record["opinion"])
         tell_places(case, event)
@@ -428,28 +432,13 @@ def tell_places(case, event):
             notify.receiving_staff(case, "办理地要求补齐补正", f"办件{no}需补齐补正（一次性告知），请协助申请人补正后重新提交。")
         elif event.action == "refuse_intake":
             notify.receiving_staff(case, "办理地不予受理", f"办件{no}不予受理：{event.opinion}")
-        elif event.action == "conclude" and case.delivery_method in ("pickup", "remote_print"):
+        elif event.action == "conclude" and case.result_at_window:
             notify.receiving_staff(case, "办理结果已回传", f"办件{no}已办结，请通知申请人到窗口领取或打印结果。")
         elif event.action == "raise_problem":
             notify.receiving_staff(case, "办理地反馈问题", f"办件{no}：{event.data.get('title', '')}")
     if other_is_competent and event.action in ("raise_problem", "resubmit", "conclude_part"):
         titles = {"raise_problem": "收件地反馈问题", "resubmit": "补正材料已提交", "conclude_part": "联办事项已办结"}
         notify.competent_staff(case, titles[event.action], f"办件{no}：{event.data.get('title') or event.label}")
-
-
-def cooperation_record(cooperation, case, record, data):
-    """The problem report (or its answer) a step carried, stored once by its uid."""
-    common = dict(side=record["duty"] or "competent", author_name=record["actor_name"], region_code=record["region_code"],
-                  uid=data.get("uid"), created_at=parse_datetime(record["at"]) if record.get("at") else None)
-    if data.get("reply_to"):
-        from tongban.cooperation.models import WorkOrder
-
-        order = WorkOrder.objects.filter(uid=data["reply_to"]).first()
-        if order is not None:
-            cooperation.record_reply(order, body=record["opinion"], **common)
-        return
-    cooperation.record_problem(case, department_name=record["department_name"], title=data.get("title", "问题反馈"),
-                               body=record["opinion"], **common)
 
 
 def register():

@@ -11,7 +11,7 @@ from . import (
     admin_lists,  # noqa: F401  (通办清单、导入、比对)
     services,
 )
-from .models import ApplicationForm, Implementation, Item, ItemVersion, Material, ReviewProcess
+from .models import ApplicationForm, Implementation, Item, ItemVersion, JointPartner, Material, ReviewProcess
 
 
 @admin.register(Item)
@@ -197,6 +197,29 @@ class ItemVersionAdmin(ScopedAdmin):
         self._run(request, queryset, services.retire, "已废止")
 
 
+class JointPartnerInline(admin.TabularInline):
+    """多地联办: the review step (by its name in the BPMN) a department of another place handles."""
+
+    model = JointPartner
+    extra = 0
+    autocomplete_fields = ["department"]  # a partner is usually outside the administrator's own region
+
+    def _editable(self, request, obj):
+        return obj is not None and authz.can(request.user, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
 @admin.register(Implementation)
 class ImplementationAdmin(ScopedAdmin):
     list_display = ["implementation_code", "item", "department", "region", "level", "promised_limit_days", "is_active"]
@@ -205,6 +228,16 @@ class ImplementationAdmin(ScopedAdmin):
     autocomplete_fields = ["item", "department", "region", "partner_regions", "halls"]
     list_select_related = ["item", "department", "region"]
     ordering = ["-id"]  # the primary key index serves a page of a million rows; a joined sort does not
+    inlines = [JointPartnerInline]
+
+    def save_formset(self, request, form, formset, change):
+        # Joint partners go through the catalogue service (authorised as a change of the implementation, audited).
+        instances = formset.save(commit=False)
+        for partner in formset.deleted_objects:
+            services.delete_joint_partner(request.user, partner)
+        for partner in instances:
+            partner.implementation = form.instance
+            services.save_joint_partner(request.user, partner)
 
     def get_search_results(self, request, queryset, search_term):
         # Names are matched on the small item and department tables first, then the id indexes do the rest:

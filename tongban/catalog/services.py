@@ -56,3 +56,26 @@ def save_implementation(actor, impl, partner_regions=None, halls=None):
         impl.halls.set(halls)
     audit.record(actor, "implementation.create" if created else "implementation.update", impl, f"{impl.implementation_code}")
     return impl
+
+
+@transaction.atomic
+def save_joint_partner(actor, partner):
+    """多地联办: which department of another place handles a review step of the implementation. Changing it
+    is changing the implementation (its region and department decide who may)."""
+    impl = Implementation.objects.select_for_update().get(pk=partner.implementation_id)
+    ensure_can_change(actor, impl)
+    partner.step_name = (partner.step_name or "").strip()
+    validate(partner)
+    created = partner.pk is None
+    partner.save()
+    audit.record(actor, "joint_partner.create" if created else "joint_partner.update", impl,
+                 f"{impl.implementation_code} 联办环节“{partner.step_name}”：{partner.department}")
+    return partner
+
+
+@transaction.atomic
+def delete_joint_partner(actor, partner):
+    impl = Implementation.objects.select_for_update().get(pk=partner.implementation_id)
+    ensure_can_change(actor, impl)
+    audit.record(actor, "joint_partner.delete", impl, f"{impl.implementation_code} 删除联办环节“{partner.step_name}”")
+    partner.delete()

@@ -112,7 +112,7 @@ def _failure(exc, fields=()):
     return Failure(exc.message, _status_of(exc), field_errors, {material_id: exc.message} if material_id else {})
 
 
-def _field_rows(fields, values, errors=None):
+def field_rows(fields, values, errors=None):
     """The definition's fields ready for the template: input type, attributes, current value, error."""
     errors = errors or {}
     rows = []
@@ -183,7 +183,7 @@ def _store_uploads(user, case_id, uploads):
             raise
 
 
-def _delivery_choices(impl):
+def delivery_choices(impl):
     names = impl.get_delivery_methods_names() or [DeliveryMethod.MAIL]
     return [(n, DeliveryMethod(n).label) for n in names if n in DeliveryMethod.values]
 
@@ -211,9 +211,9 @@ def _draft_context(request, impl, version, materials, case=None, posted=None, fa
     delivery_address = posted.delivery_address if posted is not None and posted.delivery_address is not None else (case.delivery_address if case else "")
     return {
         "impl": impl, "version": version, "case": case, "failure": failure,
-        "fields": _field_rows(fields, _form_values(case, fields, posted), failure.fields if failure else None),
+        "fields": field_rows(fields, _form_values(case, fields, posted), failure.fields if failure else None),
         "materials": _material_rows(materials, case, committed, failure.materials if failure else None),
-        "delivery_choices": _delivery_choices(impl), "delivery_method": delivery_method or _delivery_choices(impl)[0][0],
+        "delivery_choices": delivery_choices(impl), "delivery_method": delivery_method or delivery_choices(impl)[0][0],
         "delivery_address": delivery_address, "eligible": _eligible(request.applicant, version),
         "has_deferrable": any(m.necessity == "required" for m in materials),
         "max_mb": settings.TONGBAN_MATERIAL_MAX_MB, "deferred_days": settings.TONGBAN_DEFERRED_DAYS,

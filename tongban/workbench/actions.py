@@ -67,12 +67,10 @@ def available(case, user, ready_steps=(), finished=True):
             extra["kinds"] = SpecialProcedure.KINDS
         if action == "approve":
             extra["result_name"] = case.result_name or case.item_version.result_name
-        if action == "raise_problem":
-            extra["open_problems"] = list(case.work_orders.exclude(status="closed").order_by("id")) if case.mode != "online" else []
-            if case.mode == "online":
-                continue
+        if action == "raise_problem":  # offered on cross-region cases only (handling.allowed)
+            extra["open_problems"] = list(case.work_orders.exclude(status="closed").order_by("id"))
         if action == "deliver":
-            extra["back_to_window"] = case.mode != "online" and case.delivery_method in ("pickup", "remote_print")
+            extra["back_to_window"] = case.result_at_window
             extra["methods"] = DeliveryMethod.choices
             extra["method"] = case.delivery_method
             extra["address"] = case.delivery_address

@@ -6,13 +6,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tongban.applicants.services import InvalidInput
 from tongban.cases import proxy
 from tongban.cases.intake import form_fields
-from tongban.cases.models import DeliveryMethod, IdentityMethod
+from tongban.cases.models import IdentityMethod
 from tongban.core import authz
 from tongban.core.errors import DomainError
-from tongban.portal.case_views import _field_rows as field_rows  # the same inputs as the online form
+from tongban.portal.case_views import delivery_choices, field_rows  # the same inputs as the online form
 
 from .views import nav_context, staff_required
 
@@ -23,34 +22,36 @@ def _message(exc):
     return getattr(exc, "message", None) or "；".join(getattr(exc, "messages", [])) or str(exc)
 
 
+def _refusal(exc):
+    """(message, status) of a refused step: the domain's own status, 403 for authorisation, else 422."""
+    return _message(exc), getattr(exc, "status", 403 if isinstance(exc, authz.PermissionDenied) else 422)
+
+
 @require_http_methods(["GET", "POST"])
 @staff_required
 def receive(request):
     """Step 1: the implementation (with where it may be received and why), the applicant, delivery."""
     code = str(request.POST.get("implementation_code") or request.GET.get("implementation_code") or "").strip()[:36]
-    context = {**nav_context(request), "nav": "proxy", "code": code, "posted": request.POST, "methods": DeliveryMethod.choices}
+    context = {**nav_context(request), "nav": "proxy", "code": code, "posted": request.POST}
     status = 200
     if code:
         try:
-            impl, membership, decision = proxy.receiving_check(request.user, code)
-            version = impl.item.versions.filter(status="published").first()
+            impl, version, membership, decision = proxy.receiving_check(request.user, code)
             fields = form_fields(version)
             values = {f["key"]: str(request.POST.get(f"f_{f['key']}") or "")[:1000] for f in fields if f["type"] != "file"}
             context.update(impl=impl, version=version, membership=membership, decision=decision, form_values=values,
                            fields=field_rows([f for f in fields if f["type"] != "file"], values),
-                           delivery_methods=[(m, DeliveryMethod(m).label) for m in impl.get_delivery_methods_names() if m in DeliveryMethod.values])
+                           delivery_methods=delivery_choices(impl))
         except (DomainError, authz.PermissionDenied) as exc:
-            context["error"], status = _message(exc), getattr(exc, "status", 403)
+            context["error"], status = _refusal(exc)
     if request.method == "POST" and "error" not in context and context.get("decision"):
         applicant = {k: str(request.POST.get(k) or "").strip()[:200] for k in APPLICANT_FIELDS}
         try:
             form = {k: v for k, v in context["form_values"].items() if v != ""}
             case = proxy.open_case(request.user, code, applicant, form, request.POST.get("delivery_method") or None,
                                    str(request.POST.get("delivery_address") or "")[:300])
-        except (DomainError, InvalidInput, ValidationError) as exc:
-            context["error"], status = _message(exc), 422
-        except authz.PermissionDenied as exc:
-            context["error"], status = exc.message, 403
+        except (DomainError, ValidationError, authz.PermissionDenied) as exc:
+            context["error"], status = _refusal(exc)
         else:
             messages.success(request, "已建立代收办件，请完成收件核验、扫描材料后转递办理地")
             return redirect("workbench:case", case_id=case.pk)
@@ -93,9 +94,7 @@ def scan(request, case_id):
 
 def intake_context(case, user):
     """The 收件核验 panel of a proxy draft, for the receiving window's clerk."""
-    if case.status != "draft" or not case.receiving_region_path:
-        return None
-    if not any(case.receiving_region_path.startswith(p) for r, p, _ in authz.grants(user) if r == "clerk"):
+    if case.status != "draft" or not proxy.is_receiving_clerk(user, case):
         return None
     check = case.intake_check or {}
     done = {r["point"]: r for r in check.get("formal_review", [])}
