@@ -443,3 +443,41 @@ def test_get_is_405_and_no_csrf_needed(exchange_env, peer, applied):
     assert client.get("/exchange/inbox/").status_code == 405
     assert results(post([peer.envelope()], client=client)) == [("accepted", "")]
     assert "sessionid" not in client.cookies
+
+
+def _post_raw(envelopes):
+    """Posted with \\uXXXX escapes, as any JSON encoder may send a NUL or a lone surrogate."""
+    body = json.dumps({"envelopes": envelopes, "blobs": {}}, allow_nan=True)
+    return Client().post("/exchange/inbox/", data=body, content_type="application/json")
+
+
+@pytest.mark.parametrize("header_changes, payload", [
+    ({}, {"text": "a\x00b"}), ({}, {"a\x00": 1}), ({"stream": "s\x00"}, None), ({"stream": "s\ud800"}, None),
+    ({"sender": "B\x00"}, None), ({"message_id": "\ud800"}, None), ({"extra": float("nan")}, None),
+])
+def test_text_no_database_stores_is_rejected_and_recorded_not_retried(peer, applied, header_changes, payload):
+    """NUL characters (PostgreSQL refuses them), lone surrogates and NaN used to fail at the database or
+    the encoder as "retry", so the sender tried again until the message was a dead letter."""
+    from tongban.exchange.models import InboxMessage, Rejection
+
+    env = peer.envelope(payload=payload)
+    env["header"].update(header_changes)  # after signing: the shape is refused before the signature is checked
+    response = _post_raw([env])
+    [(status, reason)] = results(response)
+    assert status == "rejected" and reason
+    assert Rejection.objects.count() == 1
+    assert applied == [] and not InboxMessage.objects.exists()
+
+
+def test_blob_shared_by_a_batch_is_stored_once(peer, applied):
+    from tongban.core import files
+
+    data = PDF_BYTES + b"shared"
+    sha = hashlib.sha256(data).hexdigest()
+    envs = [peer.envelope(payload={"n": i}, blobs=[sha]) for i in range(3)]
+    calls = []
+    real = files.store_many
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(files, "store_many", lambda items: calls.append(len(items)) or real(items))
+        assert results(post(envs, {sha: data})) == [("accepted", "")] * 3
+    assert calls == [1]

@@ -99,6 +99,55 @@ def test_relay_sends_signed_verifiable_envelopes_and_marks_delivered(peer, setti
     assert relay.deliver_pending(transport)["sent"] == 0  # nothing left to do
 
 
+def test_every_batch_carries_the_blobs_of_its_envelopes(peer):
+    """A blob sent in one batch was left out of the next, whose envelope then arrived without it."""
+    from tongban.core import files
+    from tongban.exchange import relay
+
+    blob = files.store_bytes(b"%PDF-1.4 shared", "application/pdf")
+    send_to_b(relay.MAX_BATCH_ENVELOPES + 1, blobs=[blob.sha256])
+    transport = RecordingTransport("accepted")
+    assert relay.deliver_pending(transport)["delivered"] == relay.MAX_BATCH_ENVELOPES + 1
+    assert len(transport.bodies) == 2
+    for _url, body in transport.bodies:
+        assert all(set(e["header"]["blobs"]) <= set(body["blobs"]) for e in body["envelopes"])
+
+
+def test_peer_reason_with_nul_is_stored(peer):
+    """A NUL in what the receiver answers reached last_error: on PostgreSQL every pass then failed."""
+    from tongban.exchange import relay
+    from tongban.exchange.models import OutboxMessage
+
+    send_to_b(2)
+
+    class NulTransport:
+        def post(self, base_url, body):
+            [e1, e2] = body["envelopes"]
+            return {"results": [{"message_id": e1["header"]["message_id"], "status": "rejected", "reason": "坏\x00"},
+                                {"message_id": e2["header"]["message_id"], "status": "retry", "reason": "稍后\x00"}]}
+
+    assert relay.deliver_pending(NulTransport()) == {"attempted": 2, "sent": 2, "delivered": 0, "dead": 1, "retry": 1}
+    assert sorted(OutboxMessage.objects.values_list("last_error", flat=True)) == ["接收节点拒收：坏", "稍后"]
+
+
+def test_send_refuses_text_no_database_stores(peer):
+    from tongban.exchange import service
+
+    with pytest.raises(service.PermanentError, match="空字符"), transaction.atomic():
+        service.send("B", "test_note", {"说明": "a\x00"}, stream="case:1")
+
+
+def test_register_peer_refuses_what_the_columns_cannot_hold(exchange_env):  # noqa: F811
+    from tongban.exchange import service, signing
+
+    key = signing.generate_key("sm2")
+    desc = {"node_id": "C", "name": "节点", "regions": [], "keys": [{k: key[k] for k in ("key_id", "algorithm", "public_key")}]}
+    for changes in ({"name": "长" * 121}, {"name": "a\x00"}, {"node_id": "c" * 65}, {"base_url": "http://" + "x" * 300}, {"regions": ["32\x00"]}):
+        with pytest.raises(ValueError):
+            service.register_peer({**desc, **changes})
+    assert service.register_peer(desc).node_id == "C"
+
+
 def test_failing_transport_backs_off_then_dead_letter_then_resend(peer, settings, staff_factory):
     from tongban.core.models import AuditEntry
     from tongban.exchange import relay

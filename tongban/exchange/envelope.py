@@ -13,12 +13,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from tongban.core.api_input import bad_text_path
+
 from . import signing
 
 HEADER_FIELDS = ("sender", "receiver", "message_id", "type", "stream", "seq", "created_at", "sent_at",
                  "payload_hash", "hash_alg", "key_id", "alg", "blobs")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")  # blob names and payload hashes alike
 
 
 class EnvelopeError(Exception):
@@ -31,6 +32,13 @@ def canonical(obj) -> bytes:
 
 def payload_hash(payload, hash_alg) -> str:
     return signing.digest(hash_alg, canonical(payload))
+
+
+def db_text(value, limit):
+    """What a peer claims or answers, as text any database stores: NUL characters dropped, lone
+    surrogates replaced (PostgreSQL refuses the one, neither driver encodes the other), cut to `limit`."""
+    text = str(value).replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
 def build(message, sender_id, signer, sent_at=None) -> dict:
@@ -93,7 +101,7 @@ def check_shape(env):
         raise EnvelopeError("信封头字段 message_id 不是有效的消息编号")
     if parse_time(header["created_at"]) is None or parse_time(header["sent_at"]) is None:
         raise EnvelopeError("信封头中的时间格式不正确（应为带时区的ISO 8601时间）")
-    if header["hash_alg"] not in signing.HASH_ALG.values() or not HASH_RE.match(header["payload_hash"]):
+    if header["hash_alg"] not in signing.HASH_ALG.values() or not SHA256_RE.match(header["payload_hash"]):
         raise EnvelopeError("信封头中的摘要算法或摘要值不正确")
     if not isinstance(signature, str) or len(signature) > 400:
         raise EnvelopeError("信封缺少签名")
@@ -103,4 +111,6 @@ def check_shape(env):
         raise EnvelopeError("签名不是有效的Base64编码")
     if not isinstance(payload, dict):
         raise EnvelopeError("消息内容应为JSON对象")
+    if bad_text_path(env) is not None:  # would fail at the database as a "retry", again and again
+        raise EnvelopeError("信封含有空字符（\\u0000）或无效的Unicode字符")
     return header, raw_signature, payload

@@ -10,7 +10,7 @@ import hashlib
 import io
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,16 +41,17 @@ class Context:
     me: Node
     remote_addr: str | None
     blobs: dict  # sha256 -> base64 text, as sent
-    nodes: dict  # node_id -> Node | None (cached lookups)
-    keys: dict  # (node pk, key_id) -> NodeKey | None
+    nodes: dict = field(default_factory=dict)  # node_id -> Node | None (cached lookups)
+    keys: dict = field(default_factory=dict)  # (node pk, key_id) -> NodeKey | None
+    stored: set = field(default_factory=set)  # blobs checked and stored by an earlier envelope of the request
 
 
 def record_rejection(sender, message_id, type, reason, remote_addr=None):
     log.warning("exchange: rejected message %s from %s (%s): %s", message_id, sender, type, reason)
     try:
         with transaction.atomic():
-            Rejection.objects.create(sender=str(sender or "")[:64], message_id=str(message_id or "")[:64], type=str(type or "")[:64],
-                                     reason=reason[:500], remote_addr=remote_addr or None)
+            Rejection.objects.create(sender=envelope.db_text(sender or "", 64), message_id=envelope.db_text(message_id or "", 64),
+                                     type=envelope.db_text(type or "", 64), reason=envelope.db_text(reason, 500), remote_addr=remote_addr or None)
     except Exception:
         log.exception("exchange: could not record rejection")
 
@@ -65,14 +66,15 @@ def receive(body, remote_addr=None):
         raise ValueError(f"一次最多提交{MAX_ENVELOPES}个信封")
     if not isinstance(blobs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in blobs.items()):
         raise ValueError("请求格式不正确：blobs 应为“SHA-256 → Base64”的对象")
-    ctx = Context(me=service.self_node(), remote_addr=remote_addr, blobs=blobs, nodes={}, keys={})
+    ctx = Context(me=service.self_node(), remote_addr=remote_addr, blobs=blobs)
     return [receive_one(env, ctx) for env in envelopes]
 
 
 def receive_one(env, ctx):
     header = env.get("header") if isinstance(env, dict) else None
     claimed = header if isinstance(header, dict) else {}
-    message_id = claimed.get("message_id") if isinstance(claimed.get("message_id"), str) else ""
+    # echoed in the answer: a lone surrogate in it would break the JSON response itself
+    message_id = envelope.db_text(claimed["message_id"], 64) if isinstance(claimed.get("message_id"), str) else ""
     try:
         return {"message_id": message_id, "status": _receive(env, ctx), "reason": ""}
     except Rejected as exc:
@@ -119,14 +121,18 @@ def _verify(env, ctx):
         raise Rejected(f"发送节点的密钥“{header['key_id']}”已吊销")
     if key.algorithm != header["alg"]:
         raise Rejected("签名算法与登记的密钥不符")
-    if not signing.verify(key.algorithm, key.public_key, envelope.canonical(header), signature):
+    try:
+        signed = envelope.canonical(header)
+    except (ValueError, RecursionError):  # e.g. NaN in an extra header field: a refusal, not a retry
+        raise Rejected("信封头无法转换为规范JSON")
+    if not signing.verify(key.algorithm, key.public_key, signed, signature):
         raise Rejected("签名验证失败，信封可能被篡改或伪造")
     skew = abs((timezone.now() - envelope.parse_time(header["sent_at"])).total_seconds())
     if skew > settings.TONGBAN_EXCHANGE_MAX_SKEW_SECONDS:
         raise Rejected(f"发送时间与本节点时间相差{int(skew)}秒，超过允许的{settings.TONGBAN_EXCHANGE_MAX_SKEW_SECONDS}秒（时钟偏差或过期重放）")
     try:
         actual = envelope.payload_hash(payload, header["hash_alg"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise Rejected("消息内容无法计算摘要")
     if actual != header["payload_hash"]:
         raise Rejected("消息内容与签名的摘要不符，内容可能被篡改")
@@ -147,9 +153,13 @@ def _blob_bytes(ctx, sha):
 
 
 def _store_blobs(ctx, shas):
-    datas = [(sha, _blob_bytes(ctx, sha)) for sha in shas]  # all checked before any is stored
-    for _sha, data in datas:
-        files.store_bytes(data, files.sniff(data[:16], io.BytesIO(data)) or OCTET_STREAM)
+    """Check and store the envelope's blobs; one shared by several envelopes of a batch is decoded,
+    hashed and stored once."""
+    new = [sha for sha in dict.fromkeys(shas) if sha not in ctx.stored]
+    datas = [_blob_bytes(ctx, sha) for sha in new]  # all checked before any is stored
+    if datas:
+        files.store_many([(data, files.sniff(data[:16], io.BytesIO(data)) or OCTET_STREAM) for data in datas])
+    ctx.stored.update(new)
 
 
 def _receive(env, ctx):

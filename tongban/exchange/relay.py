@@ -21,7 +21,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from tongban.core import audit
@@ -94,6 +94,7 @@ class HttpTransport:
                 detail = json.loads(raw).get("detail", "")
             except Exception:
                 detail = raw[:200].decode("utf-8", "replace")
+            detail = envelope.db_text(detail or "", 300)  # the peer's text ends up in last_error
             raise TransportError(f"接收节点返回 HTTP {response.status}{('：' + detail) if detail else ''}")
         try:
             return json.loads(raw)
@@ -136,26 +137,34 @@ def _ordered_due(now, limit):
     return [m for m in due if m.seq < blocked_from.get((m.receiver, m.stream), m.seq + 1)]
 
 
+def _encoded_blobs(shas, have):
+    """({sha: base64} of the blobs not in `have`, None), or (None, sha) of a blob whose file is gone."""
+    extra = {}
+    for sha in shas:
+        if sha not in have and sha not in extra:
+            data = _read_blob(sha)
+            if data is None:
+                return None, sha
+            extra[sha] = base64.b64encode(data).decode("ascii")
+    return extra, None
+
+
 def _batches(rows, me, signer):
     """("batch", body, members) of at most MAX_BATCH_ENVELOPES envelopes and ~8 MB of blobs, in
     order, signed as they are built; ("dead", row, reason) for a row whose blob file is gone. Touches
     no database, so it may run in a worker thread."""
     body, size, members = {"envelopes": [], "blobs": {}}, 0, []
     for m in rows:
-        extra, missing = {}, None
-        for sha in m.blobs or []:
-            if sha in body["blobs"] or sha in extra:
-                continue
-            data = _read_blob(sha)
-            if data is None:
-                missing = sha
-                break
-            extra[sha] = base64.b64encode(data).decode("ascii")
+        shas = m.blobs or []
+        extra, missing = _encoded_blobs(shas, body["blobs"])
         if missing:
             yield "dead", m, f"本节点的随附材料文件 {missing[:12]}… 缺失，无法发送"
             continue
         extra_size = sum(len(v) for v in extra.values())
         if members and (len(members) >= MAX_BATCH_ENVELOPES or size + extra_size > MAX_BATCH_BLOB_BYTES * 4 // 3):
+            # the new batch must carry every blob of m, also those the batch just closed had
+            extra.update((sha, body["blobs"][sha]) for sha in shas if sha in body["blobs"])
+            extra_size = sum(len(v) for v in extra.values())
             yield "batch", body, members
             body, size, members = {"envelopes": [], "blobs": {}}, 0, []
         body["envelopes"].append(envelope.build(m, me.node_id, signer))
@@ -250,9 +259,9 @@ def _record(members, outcome, now, counts):
             if status in DELIVERED_RESULTS:
                 delivered[DELIVERED_RESULTS[status]].append(m.pk)
             elif status == "rejected":
-                failures[m.pk] = ("dead", f"接收节点拒收：{r.get('reason') or '未说明原因'}"[:2000])
-            else:
-                failures[m.pk] = ("retry", (r or {}).get("reason") or "接收节点未返回该消息的处理结果")
+                failures[m.pk] = ("dead", envelope.db_text(f"接收节点拒收：{r.get('reason') or '未说明原因'}", 2000))
+            else:  # the peer's reason as text the database stores: a NUL in it failed the whole pass, again and again
+                failures[m.pk] = ("retry", envelope.db_text((r or {}).get("reason") or "接收节点未返回该消息的处理结果", 2000))
     changed = []
     for m in members:
         if m.pk not in failures:
@@ -367,8 +376,6 @@ def run(transport=None, interval=0.2, once=False, stop=None, drain_every=5.0):
         except Exception:
             log.exception("exchange relay: pass failed, retrying")
             close_old_connections()
-            from django.db import connection
-
             connection.close()  # a broken connection is reopened on the next pass
             pause = min(max(pause * 2, interval), 5.0)
         if once:

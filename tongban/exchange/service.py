@@ -8,13 +8,19 @@ handler at once, in the same transaction, so a local hand-off commits or rolls b
 
 import json
 import logging
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tongban.core.api_input import bad_text, bad_text_path
 from tongban.core.models import StoredBlob
 
 from . import envelope, signing
@@ -69,14 +75,10 @@ def self_node() -> Node:
     """The local node; on first use of an unconfigured deployment, created from settings serving every
     region (the embedded single-node default). Cached per process: every step of a cross-region case
     asks for it several times."""
-    import time
-
     if _SELF["node"] is not None and time.monotonic() < _SELF["until"]:
         return _SELF["node"]
     node = Node.objects.filter(is_self=True).first()
     if node is None:  # created now: not cached, as the caller's transaction may still roll it back
-        from django.conf import settings
-
         try:
             with transaction.atomic():
                 return configure_self(settings.TONGBAN_NODE_ID, settings.TONGBAN_NODE_NAME, "", [ROOT_REGION_CODE], missing_ok=True)
@@ -135,8 +137,6 @@ def descriptor(node=None) -> dict:
 def register_peer(desc: dict) -> Node:
     """Register or update a peer from its descriptor (status active). Keys missing from the
     descriptor are revoked (rotation); a key id never changes its public key."""
-    from django.core.validators import validate_slug
-
     from tongban.directory.models import Region
 
     if not isinstance(desc, dict):
@@ -147,18 +147,24 @@ def register_peer(desc: dict) -> Node:
         raise ValueError("节点描述缺少 node_id")
     try:
         validate_slug(node_id)
-    except Exception:
+    except ValidationError:
         raise ValueError(f"节点标识 {node_id} 只能包含字母、数字、下划线和连字符")
+    if len(node_id) > 64:  # the column's width: PostgreSQL refuses a longer value with an error
+        raise ValueError("节点标识不能超过64个字符")
     if not isinstance(name, str) or not name:
         raise ValueError("节点描述缺少 name")
+    if len(name) > 120 or bad_text(name):
+        raise ValueError("节点名称不能超过120个字符，也不能含有空字符")
     if not isinstance(base_url, str) or (base_url and not base_url.startswith(("http://", "https://"))):
         raise ValueError("base_url 应以 http:// 或 https:// 开头")
-    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+    if len(base_url) > 300 or bad_text(base_url):
+        raise ValueError("base_url 不能超过300个字符，也不能含有空字符")
+    if not isinstance(codes, list) or not all(isinstance(c, str) and not bad_text(c) for c in codes):
         raise ValueError("regions 应为区划代码列表")
     if not isinstance(keys, list) or not keys:
         raise ValueError("节点描述至少应包含一个公钥")
     for k in keys:
-        if not isinstance(k, dict) or not isinstance(k.get("key_id"), str) or not k["key_id"] or len(k["key_id"]) > 64:
+        if not isinstance(k, dict) or not isinstance(k.get("key_id"), str) or not k["key_id"] or len(k["key_id"]) > 64 or bad_text(k["key_id"]):
             raise ValueError("公钥条目缺少 key_id")
         if not signing.valid_public_key(k.get("algorithm"), k.get("public_key")):
             raise ValueError(f"公钥 {k['key_id']} 的算法或公钥值不正确")
@@ -214,14 +220,16 @@ def _next_seq(receiver, stream):
         return OutboxStream.objects.filter(receiver=receiver, stream=stream).values_list("last_seq", flat=True).get()
 
 
-def send(receiver_node_id: str, type: str, payload: dict, *, stream: str, blobs=()) -> None:
-    """Send a message to a node (call inside the caller's transaction.atomic())."""
+def send(receiver_node_id: str, type: str, payload: dict, *, stream: str, blobs=()) -> str:
+    """Send a message to a node (call inside the caller's transaction.atomic()); returns its message id."""
     if not isinstance(type, str) or not type or len(type) > 64:
         raise PermanentError("消息类型无效")
     if not isinstance(stream, str) or not stream or len(stream) > 128:
         raise PermanentError("消息流名称无效（1至128个字符）")
     if not isinstance(payload, dict):
         raise PermanentError("消息内容应为字典")
+    if bad_text_path(payload) is not None:  # the receiver refuses it; PostgreSQL here would not even store it
+        raise PermanentError("消息内容含有空字符（\\u0000）或无效的Unicode字符")
     try:
         payload = json.loads(envelope.canonical(payload))  # what the receiver will see, exactly
     except (TypeError, ValueError) as exc:
@@ -255,6 +263,7 @@ def send(receiver_node_id: str, type: str, payload: dict, *, stream: str, blobs=
             fn(Message(sender=me.node_id, type=type, payload=payload, message_id=str(row.message_id), created_at=row.created_at,
                        stream=stream, seq=row.seq, blobs=blobs))
             OutboxMessage.objects.filter(pk=row.pk).update(status=OutboxMessage.DELIVERED, delivered_at=now, result=OutboxMessage.LOCAL)
+    return str(row.message_id)
 
 
 # --- ping: an operator's check that a peer is reachable and accepts this node's signature ------------
@@ -268,12 +277,8 @@ def _pong(msg):
 
 def ping(receiver_node_id):
     """Queue a ping to a peer; returns its message id (delivered when the outbox row is acknowledged)."""
-    import uuid
-
     with transaction.atomic():
-        stream = f"ping-{uuid.uuid4()}"
-        send(receiver_node_id, PING, {"from": self_node().node_id}, stream=stream)
-        return str(OutboxMessage.objects.get(receiver=receiver_node_id, stream=stream, seq=1).message_id)
+        return send(receiver_node_id, PING, {"from": self_node().node_id}, stream=f"ping-{uuid.uuid4()}")
 
 
 register_handler(PING, _pong)

@@ -73,14 +73,18 @@ def _platform_admin_required(view):
 @_platform_admin_required
 def ops(request):
     counts = {}
-    for row in OutboxMessage.objects.values("receiver", "status").annotate(n=Count("id")).order_by("receiver"):
+    for row in OutboxMessage.objects.values("receiver", "status").annotate(n=Count("id")).order_by():
         counts.setdefault(row["receiver"], {s: 0 for s, _ in OutboxMessage.STATUS_CHOICES})[row["status"]] = row["n"]
-    names = dict(Node.objects.values_list("node_id", "name"))
-    peers = [{"node_id": r, "name": names.get(r, ""), **c} for r, c in sorted(counts.items())]
+    nodes = list(Node.objects.prefetch_related("regions").order_by("-is_self", "node_id"))
+    names = {n.node_id: n.name for n in nodes}
+    # (status label, count) per status: the table's columns come from STATUS_CHOICES, not the template
+    peers = [{"node_id": r, "name": names.get(r, ""), "counts": [(label, c[s]) for s, label in OutboxMessage.STATUS_CHOICES]}
+             for r, c in sorted(counts.items())]
     context = {
         **nav_context(request),
         "nav": "exchange",
-        "nodes": Node.objects.prefetch_related("regions").order_by("-is_self", "node_id"),
+        "nodes": nodes,
+        "statuses": [label for _, label in OutboxMessage.STATUS_CHOICES],
         "peers": peers,
         "dead": OutboxMessage.objects.filter(status=OutboxMessage.DEAD).order_by("-created_at")[:100],
         "rejections": Rejection.objects.order_by("-at")[:50],

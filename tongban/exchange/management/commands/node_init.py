@@ -1,4 +1,6 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_slug
 
 from tongban.core import audit
 from tongban.exchange import service, signing
@@ -17,9 +19,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, node_id, name, base_url, regions, **options):
         algorithm = options.get("signing")
-        from django.core.exceptions import ValidationError
-        from django.core.validators import validate_slug
-
         try:
             validate_slug(node_id)
         except ValidationError:
