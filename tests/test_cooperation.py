@@ -396,3 +396,42 @@ def test_admin_add_agreement_with_liaison_goes_through_services(staff_factory):
     data.update(name="越权协议", items=[item.pk])
     response = elsewhere.post("/admin/cooperation/agreement/add/", data)
     assert response.status_code == 200 and not Agreement.objects.filter(name="越权协议").exists()
+
+
+def test_public_agreements_page_names_only_published_items(client):
+    published = make_item("户口迁移", "002000100300")
+    draft = make_item("尚未发布的事项", "002000100400", publish=False)
+    agreement("371327", "320300", all_items=False, items=[published, draft], name="列明事项的协议")
+    html = client.get("/cooperation/").content.decode()
+    assert "列明事项的协议" in html and "户口迁移" in html
+    assert "尚未发布的事项" not in html  # a draft item's name is not public
+
+
+def test_partners_page_reads_shared_data_once_for_several_jurisdictions(staff_factory, django_assert_max_num_queries):
+    from tongban.directory.models import Membership
+
+    ag = agreement("371324", "320312", name="兰陵—铜山协议")
+    Liaison.objects.create(agreement=ag, region=region("320312"), name="孙丽", department_name="铜山区行政审批局", phone="0516-83701004")
+    user, staff = staff_factory("clerk", "371327")
+    staff.get("/cooperation/partners/")  # warm up (session, sidebar)
+    with django_assert_max_num_queries(100) as one:
+        staff.get("/cooperation/partners/")
+    Membership.objects.create(user=user, role="clerk", region=region("371324"))
+    user.__dict__.pop("_tongban_grants", None)
+    # a second jurisdiction adds its own region-partner counts (regional_partners_of), not another read of
+    # the agreements, ancestors and liaisons
+    with django_assert_max_num_queries(len(one.captured_queries) + 4):
+        html = staff.get("/cooperation/partners/").content.decode()
+    assert html.count("孙丽") == 2
+
+
+def test_summary_lists_only_agreements_the_decision_honours():
+    """A county's agreement without 全市共享 does not bind its city: the guide of a city-level implementation
+    must not name a place where the clerk's decision would refuse."""
+    linyi = make_department("371300", "临沂市市场监督管理局")
+    impl = impl_at(linyi, scopes=())
+    agreement("371324", "320312", city_shared=False, name="兰陵—铜山协议")
+    assert not receiving_decision(impl, region("320312"), on=TODAY).allowed
+    assert "兰陵—铜山协议" not in " ".join(r["basis"] for r in receivable_summary(impl, on=TODAY))
+    # the staff directory still shows the county's agreement to the city (it lies within the city)
+    assert [r["region"].code for r in partner_regions_of(region("371300"), on=TODAY)] == ["320312"]

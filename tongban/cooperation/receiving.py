@@ -8,10 +8,12 @@ only the county may decide (县域内纵向代收代办, seed 000); then the imp
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, prefetch_related_objects
 from django.utils import timezone
 
 from tongban.catalog.choices import MODE_LABELS
+from tongban.catalog.matching import ancestor_paths
+from tongban.core.authz import filter_queryset
 from tongban.directory.models import ROOT_CODE, Region
 
 from .models import Agreement, Liaison
@@ -34,11 +36,6 @@ class Decision:
 
 def _codes(path):
     return [c for c in (path or "").split("/") if c]
-
-
-def _ancestor_paths(path):
-    codes = _codes(path)
-    return ["".join(f"{c}/" for c in codes[:i]) for i in range(1, len(codes) + 1)]
 
 
 def regions_on_paths(regions, known=None):
@@ -82,16 +79,13 @@ def area_of(party, agreement, ancestors):
 
 
 def full_name(region, ancestors):
+    """Region.full_name from an already-read {code: Region} map (no query per region)."""
     names = [ancestors[c].name for c in _codes(region.path) if c != ROOT_CODE and c in ancestors]
     return " ".join(names) or region.name
 
 
-def _within(region, other):
-    return region.path.startswith(other.path)
-
-
 def _overlaps(a, b):
-    return _within(a, b) or _within(b, a)
+    return a.is_within(b) or b.is_within(a)
 
 
 # --- agreements ------------------------------------------------------------------------------
@@ -109,14 +103,14 @@ def _near_q(prefix, region):
     """SQL pre-filter: a party that can bind `region` lies in its province or is one of its ancestors."""
     codes = _codes(region.path)
     province_path = "".join(f"{c}/" for c in codes[:2])
-    return Q(**{f"{prefix}__path__startswith": province_path}) | Q(**{f"{prefix}__path__in": _ancestor_paths(region.path)})
+    return Q(**{f"{prefix}__path__startswith": province_path}) | Q(**{f"{prefix}__path__in": ancestor_paths(region)})
 
 
 def _links(agreement, here, there, ancestors):
     """Does the agreement link `here` and `there` (in either direction)?"""
     a = area_of(agreement.party_a, agreement, ancestors)
     b = area_of(agreement.party_b, agreement, ancestors)
-    return (_within(here, a) and _within(there, b)) or (_within(here, b) and _within(there, a))
+    return (here.is_within(a) and there.is_within(b)) or (here.is_within(b) and there.is_within(a))
 
 
 def agreement_basis(agreement):
@@ -145,6 +139,10 @@ def _refused(reason):
     return Decision(False, reason, "")
 
 
+def _vertical_basis(here):
+    return "县域内纵向代收代办" if here.level in LOCAL_LEVELS else f"辖区内纵向代收代办（{here.name}）"
+
+
 def _partners(implementation):
     # Uses a prefetch when the caller made one (the guide page), else one query.
     return sorted(implementation.partner_regions.all(), key=lambda r: r.code)
@@ -159,10 +157,8 @@ def receiving_decision(implementation, receiving_region, on=None) -> Decision:
     modes = set(implementation.get_modes_names())
     if not modes & set(RECEIVING_MODES):
         return _refused(f"该事项在{here.name}不支持异地代收代办或多地联办，请通过全程网办或到办理地窗口办理")
-    if _within(there, here):
-        if here.level in LOCAL_LEVELS:
-            return Decision(True, f"收件地“{there.name}”位于办理地“{here.name}”辖区内，可代收后流转至办理地", "县域内纵向代收代办")
-        return Decision(True, f"收件地“{there.name}”位于办理地“{here.name}”辖区内，可代收后流转至办理地", f"辖区内纵向代收代办（{here.name}）")
+    if there.is_within(here):
+        return Decision(True, f"收件地“{there.name}”位于办理地“{here.name}”辖区内，可代收后流转至办理地", _vertical_basis(here))
 
     ancestors = regions_on_paths([here, there])
     scopes = implementation.get_scopes_names()
@@ -171,18 +167,18 @@ def receiving_decision(implementation, receiving_region, on=None) -> Decision:
         return Decision(True, "该事项为跨省通办事项，全国范围内均可受理", "跨省通办（全国范围）")
     if "province_wide" in scopes:
         province = province_of(here, ancestors)
-        if _within(there, province):
+        if there.is_within(province):
             return Decision(True, f"该事项为全省通办事项，收件地位于{province.name}", f"全省通办（{province.name}）")
         described.append(f"全省通办：{province.name}")
     if "city_wide" in scopes:
         city = city_of(here, ancestors)
-        if _within(there, city):
+        if there.is_within(city):
             return Decision(True, f"该事项为全市通办事项，收件地位于{city.name}", f"全市通办（{city.name}）")
         described.append(f"全市通办：{city.name}")
     if "regional" in scopes:
         partners = _partners(implementation)
         names = "、".join([here.name, *(p.name for p in partners)])
-        if any(_within(there, p) for p in partners):
+        if any(there.is_within(p) for p in partners):
             return Decision(True, f"该事项为区域通办事项，收件地位于合作区划内（{names}）", f"区域通办（{names}）")
         described.append(f"区域通办：{names}")
 
@@ -225,16 +221,19 @@ def _valid_agreements(on):
     return agreements
 
 
-def _agreement_partners(agreements, region, ancestors, item_id=None):
-    """(agreement, our party, partner party, partner area) for every agreement binding `region`."""
+def _agreement_partners(agreements, region, ancestors, item_id=None, inside=False):
+    """(agreement, our party, partner party, partner area) for every agreement touching `region`: signed for
+    an area overlapping it (the staff directory), or with `inside` only those binding `region` itself (what
+    receiving_decision honours; the guide must not name a place the decision refuses)."""
+    binds = (lambda area: region.is_within(area)) if inside else (lambda area: _overlaps(region, area))
     out = []
     for a in agreements:
         if item_id is not None and not (a.all_items or item_id in a.item_ids):
             continue
         area_a, area_b = area_of(a.party_a, a, ancestors), area_of(a.party_b, a, ancestors)
-        if _overlaps(region, area_a):
+        if binds(area_a):
             out.append((a, a.party_a, a.party_b, area_b))
-        if _overlaps(region, area_b):
+        if binds(area_b):
             out.append((a, a.party_b, a.party_a, area_a))
     return out
 
@@ -242,8 +241,6 @@ def _agreement_partners(agreements, region, ancestors, item_id=None):
 def receivable_summaries(implementations, on=None):
     """{implementation pk: receivable_summary} for several implementations: the valid agreements and the
     regions' ancestors are read once, partner regions through one prefetch."""
-    from django.db.models import prefetch_related_objects
-
     on = on or timezone.localdate()
     implementations = list(implementations)
     prefetch_related_objects(implementations, "partner_regions")
@@ -282,7 +279,7 @@ def _summary(impl, agreements, ancestors):
         if "regional" in scopes:
             names = "、".join([here.name, *(p.name for p in _partners(impl))])
             rows.append({"mode": label, "where": f"区域通办合作地区：{names}", "basis": f"区域通办（{names}）"})
-        for a, _ours, partner, area in _agreement_partners(agreements, here, ancestors, impl.item_id):
+        for a, _ours, partner, area in _agreement_partners(agreements, here, ancestors, impl.item_id, inside=True):
             where = f"合作地区：{full_name(area, ancestors)}"
             if area.pk != partner.pk:
                 where += f"全域（由{partner.name}签约，一地签约、全市共享）"
@@ -291,7 +288,7 @@ def _summary(impl, agreements, ancestors):
         rows.append({
             "mode": label,
             "where": f"{full_name(here, ancestors)}的各级政务服务大厅、乡镇（街道）便民服务中心和村（社区）便民服务站",
-            "basis": "县域内纵向代收代办" if here.level in LOCAL_LEVELS else f"辖区内纵向代收代办（{here.name}）",
+            "basis": _vertical_basis(here),
         })
     return rows
 
@@ -304,39 +301,49 @@ def partner_regions_of(region, on=None, user=None):
     with its agreement and liaisons: [{"region", "region_name", "signed_by", "our_party", "shared",
     "agreement", "liaisons", "standing_liaisons"}, …]. Pass `user` to read liaisons through their
     authorisation filter (every staff page does)."""
-    from tongban.core.authz import filter_queryset
+    return partner_regions_for([region], on, user)[region.pk]
 
+
+def partner_regions_for(regions, on=None, user=None):
+    """{region pk: partner_regions_of(region)} for several regions (a staff member's jurisdictions): the
+    agreements, ancestors, liaisons and the user's liaison filter are read once, not per region."""
     on = on or timezone.localdate()
+    regions = list(regions)
     agreements = _valid_agreements(on)
-    ancestors = regions_on_paths([region] + [r for a in agreements for r in (a.party_a, a.party_b)])
-    found = _agreement_partners(agreements, region, ancestors)
-    if not found:
-        return []
-    liaisons = Liaison.objects.select_related("region")
+    ancestors = regions_on_paths(regions + [r for a in agreements for r in (a.party_a, a.party_b)])
+    found = {region.pk: _agreement_partners(agreements, region, ancestors) for region in regions}
+    every = [row for rows in found.values() for row in rows]
+    if not every:
+        return {pk: [] for pk in found}
+    liaisons = Liaison.objects.select_related("region").order_by("region__code", "name")
     if user is not None:
         liaisons = filter_queryset(liaisons, user)
-    by_agreement, standing = {}, []
-    for liaison in liaisons.filter(agreement_id__in={a.pk for a, *_ in found}).order_by("region__code", "name"):
+    by_agreement = {}
+    for liaison in liaisons.filter(agreement_id__in={a.pk for a, *_ in every}):
         by_agreement.setdefault(liaison.agreement_id, []).append(liaison)
-    areas = {area.pk: area for *_, area in found}
     area_q = Q(pk__in=[])
-    for area in areas.values():
-        area_q |= Q(region__path__startswith=area.path)
-    standing = list(liaisons.filter(area_q, agreement__isnull=True).order_by("region__code", "name"))
-    out = []
-    for a, ours, partner, area in found:
-        out.append({
-            "region": area,
-            "region_name": full_name(area, ancestors),
-            "signed_by": partner,
-            "our_party": ours,
-            "shared": area.pk != partner.pk,
-            "agreement": a,
-            "basis": agreement_basis(a),
-            "liaisons": by_agreement.get(a.pk, []),
-            "standing_liaisons": [s for s in standing if _within(s.region, area)],
-        })
-    out.sort(key=lambda row: (row["region"].code, row["agreement"].pk))
+    for path in {area.path for *_, area in every}:
+        area_q |= Q(region__path__startswith=path)
+    standing = list(liaisons.filter(area_q, agreement__isnull=True))
+    out = {}
+    for pk, rows in found.items():
+        out[pk] = sorted(
+            (
+                {
+                    "region": area,
+                    "region_name": full_name(area, ancestors),
+                    "signed_by": partner,
+                    "our_party": ours,
+                    "shared": area.pk != partner.pk,
+                    "agreement": a,
+                    "basis": agreement_basis(a),
+                    "liaisons": by_agreement.get(a.pk, []),
+                    "standing_liaisons": [s for s in standing if s.region.is_within(area)],
+                }
+                for a, ours, partner, area in rows
+            ),
+            key=lambda row: (row["region"].code, row["agreement"].pk),
+        )
     return out
 
 
@@ -351,7 +358,7 @@ def regional_partners_of(region):
         .values("region_id").annotate(n=Count("implementation_id", distinct=True))
     )
     theirs = (
-        through.objects.filter(region__path__in=_ancestor_paths(region.path), implementation__is_active=True)
+        through.objects.filter(region__path__in=ancestor_paths(region), implementation__is_active=True)
         .exclude(implementation__region__path__startswith=region.path)
         .values("implementation__region_id").annotate(n=Count("implementation_id", distinct=True))
     )

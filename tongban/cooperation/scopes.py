@@ -19,7 +19,7 @@ CASE_HANDLERS = frozenset({"clerk", "approver", "platform_admin"})
 NOTHING = Q(pk__in=[])
 
 
-def _staff_paths(user):
+def staff_paths(user):
     return {path for role, path, _dept in grants(user) if role in STAFF}
 
 
@@ -28,7 +28,7 @@ def _liaison_partner_rows(user):
     partner areas: the same partner rule the partners page uses (receiving._agreement_partners)."""
     from .receiving import _agreement_partners, _valid_agreements, regions_on_paths
 
-    paths = _staff_paths(user)
+    paths = staff_paths(user)
     if not paths:
         return NOTHING
     regions = list(Region.objects.filter(path__in=paths))
@@ -46,7 +46,7 @@ def _liaison_partner_rows(user):
 
 def _work_order_extra(user):
     # Staff only: an applicant reads their own cases, not the offices' problem reports about them.
-    if not _staff_paths(user):
+    if not staff_paths(user):
         return NOTHING
     from tongban.cases.models import Case
 
@@ -56,7 +56,7 @@ def _work_order_extra(user):
 
 
 def _reply_extra(user):
-    if not _staff_paths(user):
+    if not staff_paths(user):
         return NOTHING
     return Q(work_order__in=filter_queryset(WorkOrder.objects.all(), user).values("pk"))
 

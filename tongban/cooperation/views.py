@@ -1,16 +1,18 @@
 """通办合作地区 (public: the published agreements) and the staff 通办通讯录 (partners and liaisons)."""
 
+from django.db.models import Prefetch
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tongban.core.authz import filter_queryset, grants
+from tongban.catalog.models import Item
+from tongban.core.authz import filter_queryset
 from tongban.directory.models import Region
 from tongban.workbench.views import nav_context, staff_required
 
 from .models import Agreement
-from .receiving import full_name, partner_regions_of, regional_partners_of, regions_on_paths
-from .scopes import STAFF
+from .receiving import full_name, partner_regions_for, regional_partners_of, regions_on_paths
+from .scopes import staff_paths
 
 MAX_AGREEMENTS = 500
 
@@ -22,7 +24,8 @@ def agreements(request):
         filter_queryset(Agreement.objects.filter(status=Agreement.ACTIVE), request.user)
         .exclude(valid_until__lt=today)
         .select_related("party_a", "party_b")
-        .prefetch_related("items")
+        # Items through their own read filter: a draft item's name is not public yet.
+        .prefetch_related(Prefetch("items", queryset=filter_queryset(Item.objects.all(), request.user)))
         .order_by("party_a__code", "-signed_on", "id")
     )
     rows = list(qs[:MAX_AGREEMENTS])
@@ -38,14 +41,14 @@ def agreements(request):
 @staff_required
 def partners(request):
     user = request.user
-    paths = sorted({path for role, path, _dept in grants(user) if role in STAFF})
-    regions = list(Region.objects.filter(path__in=paths).order_by("path"))
+    regions = list(Region.objects.filter(path__in=staff_paths(user)).order_by("path"))
     ancestors = regions_on_paths(regions)
+    partners_by_region = partner_regions_for(regions, user=user)
     blocks = [
         {
             "region": region,
             "region_name": full_name(region, ancestors),
-            "partners": partner_regions_of(region, user=user),
+            "partners": partners_by_region[region.pk],
             "regional": regional_partners_of(region),
         }
         for region in regions
