@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "tongban.cases",
     "tongban.exchange",
     "tongban.cooperation",
+    "tongban.bundles",
     "tongban.portal",
     "tongban.workbench",
 ]

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.http import Http404
 from django.utils import timezone
 
@@ -32,6 +33,14 @@ from .models import (
     Supplement,
 )
 from .models import Status as S
+
+# Sent inside the step's transaction after its event is appended (case, action, event, opinion): a
+# bundle recomputes its derived status here, so a child's step and its parent change together.
+step_taken = Signal()
+
+# Steps of a bundle child taken only by the lead department's comprehensive window, and only through
+# the bundle (its intake, release of a later stage, unified delivery, failure as a whole).
+BUNDLE_FRONT = frozenset({"accept", "refuse_intake", "decide_at_once", "deliver", "terminate"})
 
 MESSAGES = {
     "submit": ("申请已收件", "您的申请已提交，办件编号{case_no}，请等待受理。"),
@@ -58,6 +67,12 @@ def duties(case, transition):
     """The places whose staff may take `transition` on `case`, in order of preference."""
     if transition.duty == lifecycle.PART:
         return [lifecycle.PART]
+    if case.mode == Mode.BUNDLE:  # the lead department's window is the child's receiving place
+        if transition.action in BUNDLE_FRONT:
+            return [lifecycle.RECEIVING]
+        if transition.duty == lifecycle.EITHER or transition.action in ("request_supplement", "raise_problem"):
+            return [lifecycle.COMPETENT, lifecycle.RECEIVING]
+        return [lifecycle.COMPETENT]
     if not case.receiving_region_path:  # an online case has one place
         return [lifecycle.COMPETENT]
     if transition.duty == lifecycle.DELIVERY:
@@ -136,6 +151,8 @@ def _applies(case, action):
     """Whether a cross-region step makes sense for this case at all (offered as an action only then)."""
     if action in ("forward", "raise_problem", "conclude_part") and case.mode == Mode.ONLINE:
         return False
+    if case.bundle_case_id and (action in BUNDLE_FRONT or action == "forward"):
+        return False
     if action == "confirm_paper":
         return case.paper_transfers.filter(status="sent").exists()
     if action == "conclude_part":
@@ -143,8 +160,9 @@ def _applies(case, action):
     return True
 
 
-def perform(case_id, action, user=None, opinion="", params=None, actor=None):
-    """Run one action. `actor` is given only by the system (tasks, payment callbacks)."""
+def perform(case_id, action, user=None, opinion="", params=None, actor=None, via_bundle=False):
+    """Run one action. `actor` is given only by the system (tasks, payment callbacks); `via_bundle`
+    only by the bundle service, for the steps a bundle takes on all its children at once."""
     t = lifecycle.get(action)
     params = params or {}
     opinion = (opinion or "").strip()
@@ -162,6 +180,8 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None):
             raise DomainError("该动作不能由系统执行")
         if action == "submit" and case.status != S.DRAFT and params.get("token") and params["token"] == case.submit_token:
             return case  # the same submission again (double click, retried request): one case
+        if case.bundle_case_id and action in BUNDLE_FRONT and not via_bundle:
+            raise Conflict("该办件属于“一件事”，受理和出件由牵头部门在一件事办件中统一办理")
         if case.status not in t.sources:
             raise Conflict(f"办件当前状态为“{lifecycle.status_label(case.status)}”，不能{t.label}（可能已被他人处理，请刷新后查看）")
         if t.opinion_required and not opinion:
@@ -177,14 +197,16 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None):
         case.save()
         after = data.pop("_after", None)
         event = events.append(case, action, data.pop("_label", None) or t.label, actor, status_from, target, opinion, data, duty=actor.duty)
-        if case.mode != Mode.ONLINE:
+        if case.mode in (Mode.PROXY, Mode.JOINT):
             from . import replication
 
             replication.publish(case, event)
             replication.tell_places(case, event)
         if after is not None:
             after()
-        if action in MESSAGES and case.case_no:
+        step_taken.send(sender=Case, case=case, action=action, event=event, opinion=opinion)
+        # A bundle's applicant hears from the bundle (one notice per bundle step, one result).
+        if action in MESSAGES and case.case_no and not case.bundle_case_id:
             title, body = MESSAGES[action]
             due = f"{case.due_date:%Y年%m月%d日}" if case.due_date else ""
             notify.applicant(case, title, body.format(case_no=case.case_no, opinion=opinion, due=due, **{k: data.get(k, "") for k in ("step", "kind", "method", "amount")}))

@@ -39,7 +39,8 @@ RECEIVING, COMPETENT, PART, EITHER, DELIVERY = "receiving", "competent", "part",
 TABLE = {t.action: t for t in [
     _t("submit", "收件", [S.DRAFT], S.SUBMITTED, [APPLICANT, CLERK]),
     _t("withdraw", "撤回申请", BEFORE_DECISION, S.WITHDRAWN, [APPLICANT]),
-    _t("accept", "受理", [S.SUBMITTED], S.ACCEPTED, [CLERK]),
+    # SYSTEM: a later stage of a bundle is accepted when the stage before it has been concluded.
+    _t("accept", "受理", [S.SUBMITTED], S.ACCEPTED, [CLERK, SYSTEM]),
     _t("refuse_intake", "不予受理", [S.SUBMITTED], S.REFUSED, [CLERK], "不予受理理由"),
     _t("request_supplement", "补齐补正", [S.SUBMITTED, S.UNDER_REVIEW, S.ACCEPTED], S.SUPPLEMENT, STAFF),
     # Back to where the case was: before acceptance → 收件; after → 审查 (handling picks the target).
@@ -61,6 +62,8 @@ TABLE = {t.action: t for t in [
     _t("assign_parts", "分派联办事项", [S.ACCEPTED, S.UNDER_REVIEW], None, [SYSTEM]),
     _t("conclude_part", "联办部门办结", [S.ACCEPTED, S.UNDER_REVIEW], None, STAFF, "联办意见", duty=PART),
     _t("raise_problem", "问题反馈", AFTER_SUBMISSION, None, STAFF, "问题描述", duty=EITHER),
+    # 一件事 that failed as a whole (refusal policy "all or nothing"): its other items stop.
+    _t("terminate", "终止办理（一件事未办成）", BEFORE_DECISION + (S.APPROVED,), S.TERMINATED, [SYSTEM], duty=RECEIVING),
     _t("flag_overdue", "超期预警", BEFORE_DECISION + (S.APPROVED, S.DENIED), None, [SYSTEM]),
     _t("flag_deferred_overdue", "容缺材料逾期", [S.ACCEPTED, S.UNDER_REVIEW, S.SPECIAL, S.APPROVED, S.DENIED, S.CONCLUDED, S.DELIVERED], None, [SYSTEM]),
 ]}

@@ -29,6 +29,8 @@ class Status(models.TextChoices):
     CONCLUDED = "concluded", "已办结"
     DELIVERED = "delivered", "已送达"
     WITHDRAWN = "withdrawn", "已撤回"
+    # A bundle child stopped because its bundle failed (一件事整体未办成).
+    TERMINATED = "terminated", "已终止"
 
 
 OPEN_STATUSES = (Status.SUBMITTED, Status.SUPPLEMENT, Status.ACCEPTED, Status.UNDER_REVIEW, Status.SPECIAL, Status.APPROVED, Status.DENIED)
@@ -51,6 +53,7 @@ class Mode(models.TextChoices):
     ONLINE = "online", "全程网办"
     PROXY = "proxy", "异地代收代办"
     JOINT = "joint", "多地联办"
+    BUNDLE = "bundle", "一件事"
 
 
 class Duty(models.TextChoices):
@@ -96,6 +99,10 @@ class Case(models.Model):
     receiving_department = models.ForeignKey("directory.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="received_cases", verbose_name="收件部门")
     receiving_window = models.ForeignKey("directory.Window", null=True, blank=True, on_delete=models.SET_NULL, related_name="received_cases", verbose_name="收件窗口")
     receiving_basis = models.CharField("代收依据", max_length=200, blank=True)
+    # 一件事: the parent case; the lead department's place is then this case's receiving place
+    # (前台综合受理、窗口统一出件) and its own department reviews (后台分类审批).
+    bundle_case = models.ForeignKey("bundles.BundleCase", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name="一件事办件")
+    bundle_entry = models.ForeignKey("bundles.BundleEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name="一件事事项")
     receiving_node = models.CharField("收件地节点", max_length=40, blank=True)
     competent_node = models.CharField("办理地节点", max_length=40, blank=True)
     # What the receiving window checked: {"identity_method", "originals_checked": [material ids],

@@ -2,7 +2,7 @@
 
 A definition is a list of fields:
     {"key": "reason", "label": "申请事由", "type": "text", "required": true,
-     "help": "…", "max_length": 200, "choices": ["…"], "min": 0, "max": 100}
+     "help": "…", "max_length": 200, "choices": ["…"], "min": 0, "max": 100, "meaning": "…"}
 Types: text, number, date, choice, id_number, credit_code, region, phone, address, file.
 A file field's value is the stored blob's reference {"sha256", "file_name", "content_type"}.
 """
@@ -18,7 +18,9 @@ TYPES = {
     "credit_code": "统一社会信用代码", "region": "行政区划", "phone": "手机号码", "address": "地址", "file": "附件",
 }
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_ALLOWED = {"key", "label", "type", "required", "help", "max_length", "choices", "min", "max"}
+# "meaning": the field's canonical meaning (e.g. applicant_name, id_number) — fields of one meaning in
+# several items' forms appear once in a 一件事's merged form (bundles.merging).
+_ALLOWED = {"key", "label", "type", "required", "help", "max_length", "choices", "min", "max", "meaning"}
 MAX_FIELDS = 60
 
 
@@ -50,6 +52,8 @@ def definition_errors(fields):
             choices = f.get("choices")
             if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c.strip() for c in choices):
                 problems.append(f"第{n}个字段为选项类型，需要列出可选项")
+        if "meaning" in f and (not isinstance(f["meaning"], str) or not _KEY.match(f["meaning"])):
+            problems.append(f"第{n}个字段的含义标识（meaning）应为小写字母开头的英文字母、数字或下划线")
         if "required" in f and not isinstance(f["required"], bool):
             problems.append(f"第{n}个字段的“必填”应为 true 或 false")
         for bound in ("min", "max", "max_length"):
