@@ -19,7 +19,7 @@ CANONICAL = {
     "applicant_name": ("申请人姓名", "text", {"申请人", "申请人姓名", "姓名", "申报人姓名", "申请人名称"}),
     "id_number": ("申请人公民身份号码", "id_number", {"公民身份号码", "身份证号码", "身份证号", "申请人公民身份号码", "申请人身份证号码", "申报人公民身份号码"}),
     "phone": ("联系电话", "phone", {"联系电话", "手机号码", "联系手机", "手机号", "申请人联系电话"}),
-    "address": ("联系地址", "address", {"联系地址", "通讯地址", "住址", "地址"}),
+    "address": ("联系地址", "address", {"联系地址", "通讯地址", "住址", "地址", "现居住地址", "居住地址"}),
     "mail_address": ("送达地址", "address", {"送达地址", "邮寄地址", "收件地址"}),
     "company_name": ("企业名称", "text", {"企业名称", "单位名称", "公司名称", "市场主体名称"}),
     "credit_code": ("统一社会信用代码", "credit_code", {"统一社会信用代码", "信用代码"}),
@@ -35,6 +35,9 @@ CANONICAL = {
     "father_name": ("父亲姓名", "text", {"父亲姓名"}),
     "father_id_number": ("父亲公民身份号码", "id_number", {"父亲公民身份号码", "父亲身份证号码"}),
     "bank_account": ("银行账号", "text", {"银行账号", "银行卡号"}),
+    "agent_name": ("经办人姓名", "text", {"经办人姓名", "经办人"}),
+    "agent_phone": ("经办人联系电话", "phone", {"经办人联系电话", "经办人手机号码"}),
+    "guardian_name": ("监护人姓名", "text", {"监护人姓名", "监护人"}),
 }
 _BY_NAME = {name: meaning for meaning, (_label, _type, names) in CANONICAL.items() for name in names}
 _NOISE = re.compile(r"[\s（）()【】\[\]《》“”\"'、，,。.：:；;·/-]")
@@ -91,7 +94,8 @@ def merge_forms(entries, merged):
                 continue
             first_item, first = origin[key]
             target = by_key[key]
-            target["entries"].append(entry_key)
+            if entry_key not in target["entries"]:  # an item asking twice (e.g. 单位名称 and 企业名称) is one entry
+                target["entries"].append(entry_key)
             label = target["label"]
             if f.get("type") != first.get("type"):
                 merged.problems.append(f"字段“{label}”在《{first_item}》中为{_describe(first)}，在《{item_name}》中为{_describe(f)}，类型不一致")
@@ -99,14 +103,16 @@ def merge_forms(entries, merged):
                 merged.problems.append(f"字段“{label}”在《{first_item}》中的可选项为{_describe(first)}，在《{item_name}》中为{_describe(f)}，可选项不一致")
             else:
                 target["required"] = bool(target.get("required")) or bool(f.get("required"))
-                if "max_length" in f or "max_length" in target:
-                    target["max_length"] = min(x for x in (f.get("max_length"), target.get("max_length")) if x)
+                limits = [x for x in (f.get("max_length"), target.get("max_length")) if x]
+                if limits:  # the strictest limit, so the value fits every department's form
+                    target["max_length"] = min(limits)
     merged.form_fields = list(by_key.values())
 
 
 def merge_materials(entries, deferrable, merged):
     """`entries`: [(entry key, item name, materials)] with catalog Material rows. One group per
-    normalised material name, in order of first appearance."""
+    normalised material name, in order of first appearance. A group may later get "produced_by"
+    (see _mark_produced)."""
     groups = {}
     rank = {"required": 0, "conditional": 1, "optional": 2}
     deferrable = {normalise(n) for n in deferrable or []}
@@ -128,6 +134,18 @@ def merge_materials(entries, deferrable, merged):
     if unknown:
         merged.problems.append(f"可容缺材料不在本一件事的材料中：{'、'.join(sorted(unknown))}")
     merged.material_groups = list(groups.values())
+
+
+def _mark_produced(groups, results, stages):
+    """A material that an earlier stage's item issues (营业执照 before 食品经营许可) is marked
+    "produced_by" that entry: the applicant gets it from the bundle itself."""
+    stage_of = {key: stage for stage, keys in stages.items() for key in keys}
+    for group in groups:
+        needed_from = min((stage_of[k] for k in group["entry_ids"] if k in stage_of), default=None)
+        for key, result in results.items():
+            if needed_from is not None and stage_of.get(key, needed_from) < needed_from and normalise(result) == normalise(group["name"]):
+                group["produced_by"] = key
+                break
 
 
 def order_steps(entries_by_stage):
@@ -154,7 +172,7 @@ def compute(version):
     if not entries:
         merged.problems.append("一件事至少应包含一个事项")
         return merged, ""
-    forms, materials, stages = [], [], {}
+    forms, materials, stages, results = [], [], {}, {}
     for entry in entries:
         item = entry.implementation.item
         published = item.published_version
@@ -165,10 +183,13 @@ def compute(version):
         forms.append((entry.key, item.name, form.fields if form is not None else []))
         materials.append((entry.key, item.name, list(published.materials.all())))
         stages.setdefault(effective_stage(version, entry), []).append(entry.key)
+        if published.result_name:
+            results[entry.key] = published.result_name
         if not entry.implementation.is_active:
             merged.problems.append(f"《{item.name}》的实施清单已停用")
     merge_forms(forms, merged)
     merge_materials(materials, version.deferrable_materials, merged)
+    _mark_produced(merged.material_groups, results, stages)
     departments = {e.implementation.department_id for e in entries}
     if version.lead_department_id and version.lead_department_id not in departments:
         merged.problems.append("牵头部门应为本一件事所含事项的实施部门之一")

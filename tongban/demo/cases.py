@@ -42,7 +42,10 @@ def load_case_demo():
     cases = 0 if Case.objects.filter(applicant=applicants[0]).exists() else _cases(applicants[0])
     with transaction.atomic():
         cases += crossregion.load_window_cases(applicants[0])
-    return {"forms": len(forms), "processes": processes, "applicants": applicants, "cases": cases}
+    from tongban.demo.bundle_cases import load_bundle_case_demo  # 一件事 applications, after the applicants exist
+
+    bundle_cases = load_bundle_case_demo(applicants)
+    return {"forms": len(forms), "processes": processes, "applicants": applicants, "cases": cases, "bundle_cases": bundle_cases}
 
 
 def _applicant(spec):
@@ -57,6 +60,14 @@ def _applicant(spec):
                                     agent_id_number=spec.get("agent_id_number", ""), phone=spec["phone"])
 
 
+def _generic_person_item(impl):
+    """For natural persons and still on the generic FORM the demo cases fill in (the items of the demo
+    一件事 have their own forms, see demo.bundles)."""
+    version = impl.item.versions.get(status=ItemVersion.PUBLISHED)
+    form = ApplicationForm.objects.filter(version=version).first()
+    return "1" in version.service_objects and form is not None and form.fields == FORM
+
+
 def _cases(applicant):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -67,7 +78,7 @@ def _cases(applicant):
     if clerk is None or approver is None:
         return 0
     impls = [i for i in Implementation.objects.filter(region__code="371327", is_active=True).select_related("item").order_by("id")
-             if "online" in i.get_modes_names() and "1" in i.item.versions.get(status=ItemVersion.PUBLISHED).service_objects][:3]
+             if "online" in i.get_modes_names() and _generic_person_item(i)][:3]
     user, made = applicant.user, 0
     form = {"reason": "演示申请：因工作需要办理", "residence": "371327", "address": "山东省临沂市莒南县十字路街道演示路1号"}
     for n, impl in enumerate(impls):
