@@ -145,6 +145,7 @@ def _suspicious(request, exc):
 
 def _register_routers():
     from tongban.applicants.api import router as applicants_router
+    from tongban.bundles.api import router as bundles_router
     from tongban.cases.api import router as cases_router
     from tongban.catalog.api import router as catalog_router
     from tongban.catalog.api_lists import router as lists_router
@@ -157,6 +158,7 @@ def _register_routers():
     api.add_router("/calendar/", calendar_router)
     api.add_router("/applicants/", applicants_router)
     api.add_router("/cases/", cases_router)
+    api.add_router("/bundles/", bundles_router)
 
 
 _register_routers()

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "tongban.exchange",
     "tongban.cooperation",
     "tongban.bundles",
+    "tongban.queueing",
     "tongban.portal",
     "tongban.workbench",
 ]

@@ -20,9 +20,14 @@ urlpatterns = [
     path("applicant/", include("tongban.applicants.urls")),
     path("dev/", include("tongban.applicants.dev_urls")),
     path("cases/", include("tongban.cases.urls")),
+    path("workbench/bundles/window/", include("tongban.bundles.window_urls")),
+    path("workbench/bundles/", include("tongban.bundles.workbench_urls")),
     path("workbench/", include("tongban.workbench.urls")),
     path("exchange/", include("tongban.exchange.urls")),
     path("cooperation/", include("tongban.cooperation.urls")),
+    path("bundles/", include("tongban.bundles.urls")),
+    path("my/bundles/", include("tongban.bundles.my_urls")),
+    path("queue/", include("tongban.queueing.urls")),
     path("", include("tongban.portal.urls")),
 ]
 

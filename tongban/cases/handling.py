@@ -151,7 +151,7 @@ def _applies(case, action):
     """Whether a cross-region step makes sense for this case at all (offered as an action only then)."""
     if action in ("forward", "raise_problem", "conclude_part") and case.mode == Mode.ONLINE:
         return False
-    if case.bundle_case_id and (action in BUNDLE_FRONT or action == "forward"):
+    if case.bundle_case_id and (action in BUNDLE_FRONT or action in ("forward", "submit", "withdraw")):
         return False
     if action == "confirm_paper":
         return case.paper_transfers.filter(status="sent").exists()
@@ -182,6 +182,8 @@ def perform(case_id, action, user=None, opinion="", params=None, actor=None, via
             return case  # the same submission again (double click, retried request): one case
         if case.bundle_case_id and action in BUNDLE_FRONT and not via_bundle:
             raise Conflict("该办件属于“一件事”，受理和出件由牵头部门在一件事办件中统一办理")
+        if case.bundle_case_id and action in ("submit", "withdraw") and not via_bundle:
+            raise Conflict("该办件属于“一件事”，请在一件事办件中整体提交或撤回")
         if case.status not in t.sources:
             raise Conflict(f"办件当前状态为“{lifecycle.status_label(case.status)}”，不能{t.label}（可能已被他人处理，请刷新后查看）")
         if t.opinion_required and not opinion:
@@ -441,6 +443,13 @@ def _deliver(case, actor, opinion, params):
     return {"method": DeliveryMethod(method).label, "courier": courier, "tracking_no": tracking}
 
 
+def _joint_appointment(case, actor, opinion, params):
+    """联合勘验/评审/验收 of a bundle child: what was scheduled or answered, for the child's record."""
+    if not case.bundle_case_id:
+        raise DomainError("联合勘验、评审、验收仅用于一件事的事项", status=422)
+    return {k: params[k] for k in ("appointment", "kind", "scheduled_at", "place", "departments", "_label") if k in params}
+
+
 def _raise_problem(case, actor, opinion, params):
     """问题反馈: a problem either place raises on the case (or its answer), seen by the other place."""
     import uuid
@@ -490,5 +499,5 @@ HANDLERS = {
     "end_special": _end_special, "approve": _approve, "deny": _deny, "conclude": _conclude, "deliver": _deliver,
     "pay": _pay, "fulfil_deferred": _fulfil_deferred, "flag_deferred_overdue": _flag_deferred_overdue,
     "forward": proxy.forward_step, "confirm_paper": proxy.confirm_paper_step, "conclude_part": joint.conclude_part_step,
-    "raise_problem": _raise_problem,
+    "raise_problem": _raise_problem, "joint_appointment": _joint_appointment,
 }

@@ -64,6 +64,9 @@ TABLE = {t.action: t for t in [
     _t("raise_problem", "问题反馈", AFTER_SUBMISSION, None, STAFF, "问题描述", duty=EITHER),
     # 一件事 that failed as a whole (refusal policy "all or nothing"): its other items stop.
     _t("terminate", "终止办理（一件事未办成）", BEFORE_DECISION + (S.APPROVED,), S.TERMINATED, [SYSTEM], duty=RECEIVING),
+    # 联合勘验/评审/验收 of a bundle, scheduled by the lead department and answered by each department:
+    # recorded on every participating child without changing its state.
+    _t("joint_appointment", "联合勘验评审验收", IN_REVIEW + (S.SPECIAL,), None, [SYSTEM], duty=RECEIVING),
     _t("flag_overdue", "超期预警", BEFORE_DECISION + (S.APPROVED, S.DENIED), None, [SYSTEM]),
     _t("flag_deferred_overdue", "容缺材料逾期", [S.ACCEPTED, S.UNDER_REVIEW, S.SPECIAL, S.APPROVED, S.DENIED, S.CONCLUDED, S.DELIVERED], None, [SYSTEM]),
 ]}

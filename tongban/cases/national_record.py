@@ -46,7 +46,7 @@ DEFAULT_CODES = {
     # 收取方式 by CaseMaterial.how
     "get_type": {"window": "01", "online": "02", "reuse": "03"},
     # 办结结果 by outcome
-    "result_type": {"approved": "01", "denied": "02", "refused": "03", "withdrawn": "04"},
+    "result_type": {"approved": "01", "denied": "02", "refused": "03", "withdrawn": "04", "terminated": "99"},
     # 是否快递递送结果
     "is_delivery_results": {True: "1", False: "0"},
 }
@@ -57,7 +57,7 @@ ACTION_KINDS = {
     "submit": "收件",
     "accept": "受理", "refuse_intake": "受理", "decide_at_once": "受理",
     "review": "审核", "approve": "审核", "deny": "审核",
-    "conclude": "办结", "withdraw": "办结",
+    "conclude": "办结", "withdraw": "办结", "terminate": "办结",
     "request_supplement": "补齐补正", "resubmit": "补齐补正", "fulfil_deferred": "补齐补正",
     "start_special": "挂起", "end_special": "挂起",
     "deliver": "其他", "pay": "其他",
@@ -66,16 +66,16 @@ ACTION_KINDS = {
 NOT_STEPS = frozenset({"flag_overdue", "flag_deferred_overdue"})
 STATUS_KINDS = {
     "submitted": "收件", "accepted": "受理", "refused": "受理", "under_review": "审核", "approved": "审核", "denied": "审核",
-    "concluded": "办结", "withdrawn": "办结", "delivered": "其他", "supplement": "补齐补正", "special": "挂起",
+    "concluded": "办结", "withdrawn": "办结", "terminated": "办结", "delivered": "其他", "supplement": "补齐补正", "special": "挂起",
 }
 LABEL_KINDS = (  # keyword in CaseEvent.label -> step kind, first match wins
     ("补", "补齐补正"), ("挂起", "挂起"), ("暂停", "挂起"), ("特别程序", "挂起"), ("收件", "收件"), ("受理", "受理"),
     ("办结", "办结"), ("撤回", "办结"), ("审", "审核"), ("许可", "审核"),
 )
 ACCEPT_ACTIONS = ("accept", "refuse_intake", "decide_at_once")
-END_ACTIONS = ("conclude", "refuse_intake", "withdraw")
-OUTCOME_LABELS = {"approved": "准予许可（办结）", "denied": "不予许可", "refused": "不予受理", "withdrawn": "申请人撤回"}
-ENDED_STATUSES = ("concluded", "delivered", "refused", "withdrawn")
+END_ACTIONS = ("conclude", "refuse_intake", "withdraw", "terminate")
+OUTCOME_LABELS = {"approved": "准予许可（办结）", "denied": "不予许可", "refused": "不予受理", "withdrawn": "申请人撤回", "terminated": "终止办理（一件事未办成）"}
+ENDED_STATUSES = ("concluded", "delivered", "refused", "withdrawn", "terminated")
 
 
 def _codes(name):
@@ -166,7 +166,7 @@ def step_kind(event):
 
 
 def _outcome(case, events):
-    if case.status in ("refused", "withdrawn"):
+    if case.status in ("refused", "withdrawn", "terminated"):
         return case.status
     if case.status == "denied" or any(e.status_to == "denied" for e in events):
         return "denied"
@@ -326,7 +326,7 @@ def export_record(case, now=None):
     # --- 结果: once the case has ended ---
     result = None
     if case.concluded_at or case.status in ENDED_STATUSES:
-        end_event = _last(events, lambda e: e.action in END_ACTIONS or e.status_to in ("concluded", "refused", "withdrawn"))
+        end_event = _last(events, lambda e: e.action in END_ACTIONS or e.status_to in ("concluded", "refused", "withdrawn", "terminated"))
         result_date = case.concluded_at or case.decided_at or (end_event.at if end_event else None)
         outcome = _outcome(case, events)
         try:

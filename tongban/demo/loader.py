@@ -24,7 +24,7 @@ from tongban.catalog.models import Implementation, Item, ItemVersion, ListEntry,
 from tongban.core import audit
 from tongban.directory.models import ROOT_CODE, Department, Hall, Membership, Region, Window
 
-from . import cooperation, documents, guides
+from . import bundles, cooperation, documents, guides
 from .items import ITEMS
 from .lists import LISTS, NATIONAL_BATCH, SHANDONG_RESPONSIBLE
 from .places import HALLS, PASSWORD, PLACES, REGIONAL, STAFF, UNITS, credit_code
@@ -43,6 +43,8 @@ LABELS = {
     "accounts": "演示账号",
     "memberships": "人员角色",
     "totp_devices": "动态口令设备",
+    "window_queues": "窗口叫号队列",
+    "queue_tickets": "叫号票",
 }
 KUASHENG_CSV = Path(__file__).resolve().parent.parent / "catalog" / "data" / "kuasheng_tongban_items.csv"
 
@@ -118,6 +120,10 @@ class _Loader:
         self._lists()
         self.accounts = self._staff()
         cooperation.load_cooperation(self.created)
+        self.accounts += bundles.load_bundles(self.created)  # 一件事 (after the staff: published by demo_catalog)
+        from tongban.queueing.demo import load_queue_demo  # after the demo bundles: tickets name them
+
+        load_queue_demo(self.created)
         if self.created:
             summary = "载入演示数据：" + "，".join(f"{LABELS.get(k, k)}{v}" for k, v in self.created.items())
             audit.record(None, "demo.load", summary=summary, data=dict(self.created), object_type="demo", object_id="demo")

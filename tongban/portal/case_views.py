@@ -46,7 +46,7 @@ from . import services as portal
 from .views import not_found
 
 PAGE_SIZE = 20
-DONE_STATUSES = (S.REFUSED, S.CONCLUDED, S.DELIVERED, S.WITHDRAWN)
+DONE_STATUSES = (S.REFUSED, S.CONCLUDED, S.DELIVERED, S.WITHDRAWN, S.TERMINATED)
 TABS = [("active", "办理中"), ("drafts", "草稿"), ("done", "已办结"), ("messages", "消息")]
 # Events whose opinion the applicant should read (reasons given to them); other opinions are internal.
 OPINION_ACTIONS = frozenset({"refuse_intake", "request_supplement", "deny", "withdraw"})

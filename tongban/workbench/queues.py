@@ -70,6 +70,8 @@ def _role_q(user):
         part = Q(region_path__startswith=path, status__in=statuses) & _prefix_range(path)
         if dept is not None:
             part &= Q(department_id=dept)
+        if role == "clerk":  # a bundle's children are received and delivered together on the bundle's page
+            part &= ~Q(mode="bundle", status__in=(S.SUBMITTED, S.CONCLUDED))
         q |= part
     return q
 
