@@ -29,6 +29,14 @@ does not distort it) with the top cumulative functions under tongban/ and django
     .venv/bin/python bench/case_intake.py --servers gthread:2x4 --duration 20
     .venv/bin/python bench/case_intake.py --database-url postgres://postgres@127.0.0.1:5432/bench_cases --regenerate
 
+Bundle submissions (高效办成一件事): the same run also measures a bundle of five items (the item above
+and four more like it, each with three materials of which two are shared by all five, and a small
+form whose applicant fields are shared): one request `POST /api/v1/bundles/{code}/applications`
+(multipart: `data` with the merged form and `submit`, one file per merged material group — 7 files
+instead of 15) creates the parent and five submitted child cases. Printed: bundle submissions per
+second, latency, the time of one bundle submission alone and in-process, each as a multiple of a
+single case's. Goal: a bundle submission costs at most 3 × a single case (--no-bundle skips it).
+
 Generated data (an online item with three required materials in 莒南县, its implementation, the
 applicants) is reused on the next run (marker table bench_marker); --regenerate drops the database and
 builds it again. Cases made by earlier runs stay (the ceiling tables are emptied at each run).
@@ -72,6 +80,8 @@ BASIC_CODE = "000199901000"
 MATERIALS = ("申请书", "身份证明", "营业场所证明")
 GOAL_RATE, GOAL_P99_MS = 200.0, 250.0
 PATH = "/api/v1/cases/applications"
+BUNDLE_CODE, BUNDLE_ITEMS, BUNDLE_GOAL = "BENCH-YJS-0001", 5, 3.0
+BUNDLE_EXTRA_MATERIAL = "专项审查材料"
 BOUNDARY = "----tongbanbench7c1f3a9d2b"
 CEILING_SCHEMA = "bench_ceiling"
 CEILING_TABLES = ["cases_case", "cases_casematerial", "core_storedblob", "cases_caseevent", "cases_casedocument", "cases_message",
@@ -126,6 +136,70 @@ def generate(n_applicants):
     log(
         f"generated the item, its implementation {impl.implementation_code} and {n_applicants} applicants ({time.perf_counter() - t0:.1f} s)"
     )
+
+
+BENCH_FORM = [  # optional fields, so the single-case submission (which sends no form) is unchanged
+    {"key": "applicant_name", "label": "申请人姓名", "type": "text", "meaning": "applicant_name"},
+    {"key": "phone", "label": "联系电话", "type": "phone", "meaning": "phone"},
+    {"key": "address", "label": "联系地址", "type": "address", "meaning": "address"},
+]
+
+
+def ensure_bundle(implementation_code):
+    """A published bundle of the benchmark item and four more like it (once; reused afterwards): each
+    item has 申请书 and 身份证明 (shared: one upload for all five) and one material of its own."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from tongban.bundles import versioning
+    from tongban.bundles.models import Bundle
+    from tongban.catalog.models import ApplicationForm, Implementation, Item, ItemVersion, Material
+    from tongban.core.codes import make_uscc
+    from tongban.directory.models import Department, Region
+
+    if Bundle.objects.filter(code=BUNDLE_CODE, versions__status="published").exists():
+        return
+    t0 = time.perf_counter()
+    county = Region.objects.get(code=COUNTY)
+    base = Implementation.objects.select_related("item", "department").get(implementation_code=implementation_code)
+    admin = get_user_model().objects.filter(username="bench-admin").first() or get_user_model().objects.create_superuser("bench-admin", password=None)
+    with transaction.atomic():
+        impls = [base]
+        for k in range(1, BUNDLE_ITEMS):
+            dept = Department.objects.create(name=f"莒南县基准测试{k + 1}局", region=county, credit_code=make_uscc("11", COUNTY, f"B000000{k + 1}"))
+            code = f"{BASIC_CODE[:4]}9990{k + 1}000"
+            item = Item.objects.create(basic_code=code, name=f"基准测试许可{k + 1}（一件事）", item_type=code[2:4], region=county)
+            version = ItemVersion.objects.create(
+                item=item, version_no=1, name=item.name, status=ItemVersion.PUBLISHED, conditions="申请人符合法定条件",
+                application_methods="网上申报", review_procedure="受理—审核—审批—办结", statutory_limit_days=20, promised_limit_days=10,
+                legal_basis="《中华人民共和国行政许可法》",
+            )  # fmt: skip
+            for seq, name in enumerate((MATERIALS[0], MATERIALS[1], f"{BUNDLE_EXTRA_MATERIAL}{k + 1}"), 1):
+                Material.objects.create(version=version, seq=seq, name=name, necessity="required")
+            impls.append(Implementation.objects.create(
+                item=item, department=dept, region=county, level="4", implementation_code=f"{dept.credit_code}4{item.basic_code}",
+                statutory_limit_days=20, promised_limit_days=10, modes=["online"], scopes=["cross_province"], delivery_methods=["mail", "online"],
+            ))  # fmt: skip
+        for impl in impls:
+            version = impl.item.versions.get(status=ItemVersion.PUBLISHED)
+            ApplicationForm.objects.update_or_create(version=version, defaults={"fields": BENCH_FORM})
+        bundle = versioning.create_bundle(admin, county, BUNDLE_CODE, "基准测试一件事（五个事项）", "enterprise", "open", batch="基准测试")
+        draft = versioning.create_draft(admin, bundle, lead_department=base.department, promised_limit_days=10, delivery_methods=["mail", "online"])
+        versioning.set_entries(admin, draft, [{"implementation": impl, "stage": 1} for impl in impls])
+        versioning.publish(admin, draft)
+        with connection.cursor() as cursor:
+            set_marker(cursor, bundle_code=BUNDLE_CODE)
+    log(f"generated bundle {BUNDLE_CODE}: {BUNDLE_ITEMS} items, 7 merged materials ({time.perf_counter() - t0:.1f} s)")
+
+
+def bundle_target():
+    from tongban.bundles.models import Bundle
+
+    version = Bundle.objects.get(code=BUNDLE_CODE).published_version
+    data = {"form": {"applicant_name": "基准申请人", "phone": "13800000000", "address": "山东省临沂市莒南县十字路街道基准路1号"},
+            "delivery_method": "mail", "delivery_address": "山东省临沂市莒南县十字路街道基准路1号", "submit": True}  # fmt: skip
+    files = [(f"material_{g['key']}", g["name"]) for g in version.material_groups]
+    return Target(f"/api/v1/bundles/{BUNDLE_CODE}/applications", data, files, check_bundle)
 
 
 def prepare(url, n_applicants, regenerate):
@@ -183,23 +257,36 @@ def material_ids(implementation_code):
 # --- requests ------------------------------------------------------------------------------------
 
 
+class Target:
+    """What one submission posts: the path, the JSON of the `data` field and the files' (field, name)."""
+
+    def __init__(self, path, data, files, check):
+        self.path, self.data, self.files, self.check = path, data, files, check
+
+
+def case_target(implementation_code, mids):
+    return Target(PATH, {"implementation_code": implementation_code, "submit": True},
+                  [(f"material_{mid}", MATERIALS[m]) for m, mid in enumerate(mids)], check_case)  # fmt: skip
+
+
 class Bodies:
     """Multipart bodies as lists of byte segments: the per-request parts (JSON, part headers, the
     first bytes of each PDF with a unique tag) are built before the run; the 2–20 KB random tails
     come from a shared pool, so memory stays small and the client does no work per request."""
 
-    def __init__(self, implementation_code, mids, sessions, count, seed, idempotency_key=True):
+    def __init__(self, target, sessions, count, seed, idempotency_key=True):
         rng = random.Random(seed)
+        self.path = target.path
         self.pool = [rng.randbytes(int(2048 * 10 ** rng.random())) for _ in range(64)]  # 2–20 KB, log-uniform
-        data = json.dumps({"implementation_code": implementation_code, "submit": True}).encode()
+        data = json.dumps(target.data, ensure_ascii=False).encode()
         head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="data"\r\n\r\n').encode() + data + b"\r\n"
         self.requests = []
         for n in range(count):
             segments = [head]
-            for m, mid in enumerate(mids):
+            for field, file_name in target.files:
                 tail = self.pool[rng.randrange(len(self.pool))]
                 segments.append(
-                    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="material_{mid}"; filename="{MATERIALS[m]}.pdf"\r\n'
+                    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{file_name}.pdf"\r\n'
                     f"Content-Type: application/pdf\r\n\r\n%PDF-1.4\n%{uuid.uuid4().hex}\n".encode()
                 )
                 segments.append(tail)
@@ -228,8 +315,8 @@ class Bodies:
         return self.requests[n]
 
 
-def send(conn, headers, segments):
-    conn.putrequest("POST", PATH, skip_host=True, skip_accept_encoding=True)
+def send(conn, headers, segments, path=PATH):
+    conn.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
     for k, v in headers.items():
         conn.putheader(k, v)
     conn.endheaders()
@@ -261,7 +348,7 @@ class Load:
                 break
             t = time.perf_counter()
             try:
-                status, body = send(conn, headers, segments)
+                status, body = send(conn, headers, segments, self.bodies.path)
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 status, body = 0, repr(exc).encode()
@@ -419,34 +506,71 @@ def verify(after_id, created_201, expect_status="submitted"):
     return ok, f"{n} cases made for {created_201} answers 201, {submitted} submitted, {duplicates} duplicate case numbers"
 
 
-def one_submission(port, bodies):
+def check_case(case, body):
+    if case.get("status") != "submitted" or len(case.get("materials", [])) != len(MATERIALS) or not case.get("case_no"):
+        raise SystemExit(f"the check submission made an unexpected case: {body[:1000]!r}")
+    return f"case {case['case_no']} with {len(case['materials'])} materials"
+
+
+def check_bundle(answer, body):
+    children = answer.get("children") or []
+    if answer.get("status") != "submitted" or len(children) != BUNDLE_ITEMS or not answer.get("case_no"):
+        raise SystemExit(f"the check bundle submission made an unexpected bundle case: {body[:1500]!r}")
+    return f"bundle case {answer['case_no']} with {len(children)} child cases"
+
+
+def bundle_watermark():
+    from tongban.bundles.models import BundleCase
+
+    return BundleCase.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def verify_bundles(after_id, created_201):
+    """Bundle cases made since `after_id`: as many as 201 answers, all submitted, each with five
+    submitted children, no duplicate number among parents and children."""
+    from django.db.models import Count
+
+    from tongban.bundles.models import BundleCase
+    from tongban.cases.models import Case
+
+    made = BundleCase.objects.filter(id__gt=after_id)
+    n, submitted = made.count(), made.filter(status="submitted").count()
+    children = Case.objects.filter(bundle_case__in=made)
+    kids, kids_submitted = children.count(), children.filter(status="submitted").count()
+    numbers = list(made.values_list("case_no", flat=True)) + list(children.values_list("case_no", flat=True))
+    duplicates = len(numbers) - len(set(numbers))
+    short = made.annotate(k=Count("children")).exclude(k=BUNDLE_ITEMS).count()
+    ok = n == created_201 == submitted and kids == kids_submitted == n * BUNDLE_ITEMS and not duplicates and not short
+    return ok, (f"{n} bundle cases made for {created_201} answers 201, {submitted} submitted, {kids} children ({kids_submitted} submitted), "
+                f"{short} without {BUNDLE_ITEMS} children, {duplicates} duplicate numbers")  # fmt: skip
+
+
+def one_submission(port, bodies, check):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers, segments = bodies.take()
-    status, body = send(conn, headers, segments)
+    status, body = send(conn, headers, segments, bodies.path)
     conn.close()
     if status != 201:
         raise SystemExit(f"the check submission was answered {status}: {body[:2000].decode(errors='replace')}")
-    case = json.loads(body)
-    if case.get("status") != "submitted" or len(case.get("materials", [])) != len(MATERIALS) or not case.get("case_no"):
-        raise SystemExit(f"the check submission made an unexpected case: {body[:1000]!r}")
-    return case
+    return check(json.loads(body), body)
 
 
 # --- the HTTP run --------------------------------------------------------------------------------
 
 
-def run_http(url, spec, implementation_code, mids, sessions, args, media_root, logdir):
+def run_http(url, spec, target, sessions, args, media_root, logdir, what="submissions"):
     from django.db import connections
 
     connections.close_all()
     server = Server(url, spec, media_root, logdir)
+    bundle = target.check is check_bundle
     try:
         server.wait_ready()
         count = int(args.max_rate * (args.warmup + args.duration + 6)) + 100
-        bodies = Bodies(implementation_code, mids, sessions, count, seed=random.randrange(1 << 30), idempotency_key=args.idempotency_key)
-        case = one_submission(server.port, bodies)
-        log(f"[{spec}] check submission: 201, case {case['case_no']} with {len(case['materials'])} materials")
-        before = case_watermark()
+        bodies = Bodies(target, sessions, count, seed=random.randrange(1 << 30), idempotency_key=args.idempotency_key)
+        made = one_submission(server.port, bodies, target.check)
+        log(f"[{spec}] check {what}: 201, {made}")
+        before = bundle_watermark() if bundle else case_watermark()
         connections.close_all()
         _cpu_targets["server"] = server.pids
         load = Load(server.port, bodies, args.concurrency)
@@ -458,7 +582,7 @@ def run_http(url, spec, implementation_code, mids, sessions, args, media_root, l
         lat = summary([(r[1] - r[0]) * 1000 for r in ok])
         rate = len(ok) / (end - begin)
         created = sum(1 for r in load.records if r[2] == 201)
-        good, detail = verify(before, created)
+        good, detail = verify_bundles(before, created) if bundle else verify(before, created)
         result = {
             "spec": spec,
             "rate": rate,
@@ -474,7 +598,7 @@ def run_http(url, spec, implementation_code, mids, sessions, args, media_root, l
         }
         per = {k: v / max(1, len(window)) * 1000 for k, v in cpu.items()}
         log(
-            f"[{spec}] {rate:.1f} submissions/s over {end - begin:.1f} s (after {begin - start:.1f} s warm-up), "
+            f"[{spec}] {rate:.1f} {what}/s over {end - begin:.1f} s (after {begin - start:.1f} s warm-up), "
             f"p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms p99 {lat['p99']:.0f} ms max {lat['max']:.0f} ms, "
             f"errors {len(errors)}; CPU per submission: workers {per['app']:.1f} ms, PostgreSQL {per['db']:.1f} ms, "
             f"client {per['client']:.1f} ms (before the run: {load1})"
@@ -486,7 +610,7 @@ def run_http(url, spec, implementation_code, mids, sessions, args, media_root, l
         _start, b1, e1, _cpu = single.run(1.0, 5.0)
         alone = summary([(r[1] - r[0]) * 1000 for r in single.records if b1 <= r[1] <= e1 and r[2] == 201])
         result["alone"] = alone
-        log(f"[{spec}] one client alone: p50 {alone['p50']:.0f} ms, p99 {alone['p99']:.0f} ms ({alone['n']} submissions in 5 s)")
+        log(f"[{spec}] one client alone: p50 {alone['p50']:.0f} ms, p99 {alone['p99']:.0f} ms ({alone['n']} {what} in 5 s)")
         return result
     finally:
         server.stop()
@@ -583,9 +707,10 @@ def run_ceiling(url, implementation_code, args, counter=True):
             f"INSERT INTO {s}.cases_case (case_no, status, channel, applicant_id, implementation_id, item_version_id, region_id, region_path,"
             " department_id, applicant_name, applicant_type, applicant_code_type, applicant_code, agent_name, contact_phone, form_data,"
             " case_kind, delivery_method, delivery_address, fee_amount, commitments, promised_days, statutory_days, paused_days,"
-            " calendar_warning, decision_reason, result_name, certificate_no, created_at, updated_at, submitted_at)"
+            " calendar_warning, decision_reason, result_name, certificate_no, created_at, updated_at, submitted_at,"
+            " uid, mode, receiving_region_path, receiving_node, receiving_basis, competent_node, intake_check, exchange_mark)"
             " VALUES (%s, 'submitted', 'online', %s, %s, %s, %s, %s, %s, %s, '1', '公民身份号码', %s, '', %s, '{}', '2', 'mail', '', 0,"
-            " '[]', 10, 20, 0, '', '', '', '', %s, %s, %s) RETURNING id",
+            " '[]', 10, 20, 0, '', '', '', '', %s, %s, %s, gen_random_uuid(), 'online', '', '', '', '', '{}', '{}') RETURNING id",
             [
                 case_no,
                 applicant_id,
@@ -606,18 +731,18 @@ def run_ceiling(url, implementation_code, args, counter=True):
         content = dict(document, case_no=case_no, applicant_name=name)
         with cur.connection.pipeline():  # the rows below need no answer: one round trip
             cur.executemany(
-                f"INSERT INTO {s}.cases_casematerial (case_id, material_id, name, blob_id, file_name, round, how, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, 1, 'online', %s)",
+                f"INSERT INTO {s}.cases_casematerial (case_id, material_id, name, blob_id, file_name, round, how, created_at, origin)"
+                " VALUES (%s, %s, %s, %s, %s, 1, 'online', %s, '')",
                 [(case_id, m.pk, m.name, b[0], f"{m.name}.pdf", now) for m, b in zip(mats, blobs, strict=True)],
             )
             cur.execute(
-                f"INSERT INTO {s}.cases_casedocument (case_id, kind, content, created_at) VALUES (%s, 'receipt', %s, %s)",
+                f"INSERT INTO {s}.cases_casedocument (case_id, kind, content, created_at, origin) VALUES (%s, 'receipt', %s, %s, '')",
                 [case_id, Jsonb(content), now],
             )
             cur.execute(
                 f"INSERT INTO {s}.cases_caseevent (case_id, seq, action, label, actor_id, actor_name, role, department_name, department_code,"
-                " region_code, window_name, at, status_from, status_to, opinion, data, prev_hash, hash)"
-                " VALUES (%s, 1, 'submit', '收件', %s, %s, 'applicant', '', '', '', '', %s, 'draft', 'submitted', '', %s, %s, %s)",
+                " region_code, window_name, at, status_from, status_to, opinion, data, prev_hash, hash, duty, origin)"
+                " VALUES (%s, 1, 'submit', '收件', %s, %s, 'applicant', '', '', '', '', %s, 'draft', 'submitted', '', %s, %s, %s, '', '')",
                 [
                     case_id,
                     user_id,
@@ -694,7 +819,7 @@ def probe_idempotency_key(implementation_code, mids, sessions):
 
     from tongban.cases.models import Case
 
-    bodies = Bodies(implementation_code, mids, sessions, 1, seed=3)
+    bodies = Bodies(case_target(implementation_code, mids), sessions, 1, seed=3)
     headers, segments = bodies.requests[0]
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
     client.cookies["sessionid"], client.cookies["csrftoken"] = sessions[0]
@@ -713,21 +838,23 @@ def probe_idempotency_key(implementation_code, mids, sessions):
     return False
 
 
-def profile(implementation_code, mids, sessions, n, top, idempotency_key):
-    """n submissions through Django's test Client (CSRF enforced, as over HTTP), under cProfile."""
+def profile(target, sessions, n, top, idempotency_key, what="submission"):
+    """n submissions through Django's test Client (CSRF enforced, as over HTTP), under cProfile.
+    Returns (verified, wall ms per submission without the profiler, CPU ms of it)."""
     import cProfile
     import pstats
 
     from django.db import connection
     from django.test import Client
 
-    bodies = Bodies(implementation_code, mids, sessions, n + 2 + max(20, n // 4), seed=11, idempotency_key=idempotency_key)
+    bodies = Bodies(target, sessions, n + 2 + max(20, n // 4), seed=11, idempotency_key=idempotency_key)
+    bundle = target.check is check_bundle
 
     def post(client, k):
         headers, segments = bodies.requests[k]
         extra = {"HTTP_IDEMPOTENCY_KEY": headers["Idempotency-Key"]} if "Idempotency-Key" in headers else {}
         return client.generic(
-            "POST", PATH, b"".join(segments), content_type=headers["Content-Type"], HTTP_X_CSRFTOKEN=headers["X-CSRFToken"],
+            "POST", target.path, b"".join(segments), content_type=headers["Content-Type"], HTTP_X_CSRFTOKEN=headers["X-CSRFToken"],
             HTTP_HOST="127.0.0.1", **extra,
         )  # fmt: skip
 
@@ -756,24 +883,25 @@ def profile(implementation_code, mids, sessions, n, top, idempotency_key):
     codes = (
         [post(clients[k % len(clients)], k).status_code for k in range(n + 1, n + 1 + plain)] if len(bodies.requests) > n + plain else []
     )
+    wall = cpu = None
     if codes:
         wall, cpu = (time.perf_counter() - t0) / plain * 1000, (time.process_time() - cpu0) / plain * 1000
         log(
-            f"[profile] in-process without profiler: {wall:.1f} ms per submission, of which {cpu:.1f} ms CPU in Python ({plain} submissions, "
+            f"[profile] in-process without profiler: {wall:.1f} ms per {what}, of which {cpu:.1f} ms CPU in Python ({plain} {what}s, "
             f"{codes.count(201)} answered 201)"
         )
-    before = case_watermark()
+    before = bundle_watermark() if bundle else case_watermark()
     prof = cProfile.Profile(time.process_time)  # CPU time: what the worker spends, whatever else runs on the machine
     t0 = time.perf_counter()
     prof.enable()
     codes = [post(clients[k % len(clients)], k).status_code for k in range(n)]
     prof.disable()
     elapsed = time.perf_counter() - t0
-    good, detail = verify(before, codes.count(201))
+    good, detail = verify_bundles(before, codes.count(201)) if bundle else verify(before, codes.count(201))
     log(
-        f"[profile] {n} submissions in-process in {elapsed:.2f} s ({elapsed / n * 1000:.1f} ms each under cProfile, which counts CPU time); {detail}"
+        f"[profile] {n} {what}s in-process in {elapsed:.2f} s ({elapsed / n * 1000:.1f} ms each under cProfile, which counts CPU time); {detail}"
     )
-    log(f"[profile] one submission runs {len(statements)} SQL statements ({sum(s[0] for s in statements):.1f} ms in the database driver):")
+    log(f"[profile] one {what} runs {len(statements)} SQL statements ({sum(s[0] for s in statements):.1f} ms in the database driver):")
     for ms, sql in statements:
         log(f"    {ms:6.2f} ms  {' '.join(sql.split())[:150]}")
     stats = pstats.Stats(prof).stats  # {(file, line, function): (primitive calls, calls, own time, cumulative time, callers)}
@@ -794,7 +922,7 @@ def profile(implementation_code, mids, sessions, n, top, idempotency_key):
     show(f"top {top} cumulative under tongban/", top_under("/tongban/", top))
     show(f"top {top} cumulative under django/", top_under("/django/", top))
     show("top 12 by own time (everything)", sorted(stats.items(), key=lambda kv: -kv[1][2])[:12])
-    return good
+    return good, wall, cpu
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -821,6 +949,7 @@ def main(argv=None):
     parser.add_argument("--profile", type=int, default=200, metavar="N", help="submissions profiled in-process (0: skip)")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--no-idempotency-key", action="store_true", help="send no Idempotency-Key header")
+    parser.add_argument("--bundle", action=argparse.BooleanOptionalAction, default=True, help="also bundle submissions of five items")
     args = parser.parse_args(argv)
 
     url = args.database_url
@@ -835,13 +964,21 @@ def main(argv=None):
         sessions = applicant_sessions()
         log(f"{len(sessions)} applicant sessions; materials {mids}; media in {media_root}; {cpu_speed()}")
         args.idempotency_key = not args.no_idempotency_key and probe_idempotency_key(implementation_code, mids, sessions)
-        results = [
-            run_http(url, spec.strip(), implementation_code, mids, sessions, args, media_root, media_root)
+        target = case_target(implementation_code, mids)
+        if args.bundle:
+            ensure_bundle(implementation_code)
+        results = [run_http(url, spec.strip(), target, sessions, args, media_root, media_root) for spec in args.servers.split(",")]
+        bundles = [
+            run_http(url, spec.strip(), bundle_target(), sessions, args, media_root, media_root, what="bundle submissions")
             for spec in args.servers.split(",")
-        ]
+        ] if args.bundle else []  # fmt: skip
         ceiling = run_ceiling(url, implementation_code, args)
         unshared = run_ceiling(url, implementation_code, args, counter=False) if args.ceiling_without_counter else None
-        profiled = profile(implementation_code, mids, sessions, args.profile, args.top, args.idempotency_key) if args.profile else True
+        profiled, case_wall, case_cpu = profile(target, sessions, args.profile, args.top, args.idempotency_key) if args.profile else (True, None, None)
+        bundle_profiled, bundle_wall, bundle_cpu = (
+            profile(bundle_target(), sessions, max(20, args.profile // 5), args.top, args.idempotency_key, what="bundle submission")
+            if args.profile and args.bundle else (True, None, None)
+        )  # fmt: skip
     finally:
         shutil.rmtree(media_root, ignore_errors=True)
 
@@ -860,7 +997,20 @@ def main(argv=None):
     print(f"intake ceiling [plain SQL, same rows, {args.concurrency} connections]: {ceiling['rate']:.1f} submissions/s, "
           f"p50 {ceiling['lat']['p50']:.1f} ms, p99 {ceiling['lat']['p99']:.1f} ms"
           + (f"; without the shared counter row {unshared['rate']:.1f} submissions/s" if unshared else ""))  # fmt: skip
-    if not all(r["verified"] for r in results) or not profiled:
+    for r, single in zip(bundles, results, strict=True):
+        ratio_alone = r["alone"]["p50"] / single["alone"]["p50"]
+        ratio_load = single["rate"] / r["rate"]
+        met = ratio_alone <= BUNDLE_GOAL and ratio_load <= BUNDLE_GOAL and r["errors"] == 0 and r["verified"]
+        print(
+            f"bundle [{r['spec']}, {BUNDLE_ITEMS} items, one request]: {r['rate']:.1f} bundle submissions/s "
+            f"(= {r['rate'] * BUNDLE_ITEMS:.1f} child cases/s), p50 {r['lat']['p50']:.0f} ms, p99 {r['lat']['p99']:.0f} ms, errors {r['errors']}; "
+            f"alone p50 {r['alone']['p50']:.0f} ms = {ratio_alone:.2f} × a single case's {single['alone']['p50']:.0f} ms; "
+            f"under load {ratio_load:.2f} × a single case's time (goal ≤ {BUNDLE_GOAL:.0f} ×: {'met' if met else 'MISSED'}; {r['detail']})"
+        )
+    if bundle_wall and case_wall:
+        print(f"bundle in-process: {bundle_wall:.1f} ms per bundle submission ({bundle_cpu:.1f} ms CPU) = {bundle_wall / case_wall:.2f} × "
+              f"a single case's {case_wall:.1f} ms ({case_cpu:.1f} ms CPU)")  # fmt: skip
+    if not all(r["verified"] for r in results + bundles) or not profiled or not bundle_profiled:
         sys.exit(1)
 
 
