@@ -29,7 +29,7 @@ class BundleWorld:
     checked), “<item>申请书” (own) and, when `deferrable`, “情况说明” (shared, required, deferrable)."""
 
     def __init__(self, staff_factory, items=3, order="parallel", policy="partial", permit_name="", deferrable=False,
-                 stages=None, market_services=(), conflicting=False, service_objects="1"):
+                 stages=None, market_services=(), conflicting=False, service_objects="1", produced=False):
         from tongban.bundles import versioning
         from tongban.catalog.models import ApplicationForm, Item, ItemVersion, Material
         from tongban.directory.models import Region
@@ -55,6 +55,8 @@ class BundleWorld:
             Material.objects.create(version=iv, seq=2, name=f"{item.name}申请书")
             if deferrable:
                 Material.objects.create(version=iv, seq=3, name=OPTIONAL_MATERIAL)
+            if produced and i:  # what item 0 issues, later items need (营业执照 before 食品经营许可)
+                Material.objects.create(version=iv, seq=4, name="测试许可证0", source="government")
             impl = make_implementation(item, dept)
             approver, approver_client = staff_factory("approver", REGION, dept)
             clerk, _clerk_client = staff_factory("clerk", REGION, dept)

@@ -538,3 +538,41 @@ def test_bundle_events_are_append_only(bundle_world):
     with pytest.raises(PermissionError):
         BundleEvent.objects.filter(pk=event.pk).update(label="改")
     assert BundleDocument.objects.filter(bundle_case=parent).count() == 0
+
+
+# --- a material issued inside the bundle (免提交) ----------------------------------------------------
+
+def test_material_issued_by_an_earlier_stage_is_taken_from_its_result(bundle_world):
+    from tongban.bundles.models import BundleStatus
+
+    w = bundle_world(items=2, order="sequential", produced=True)
+    produced = w.group("测试许可证0")
+    assert produced["produced_by"] == f"e{w.version.entries.get(seq=1).pk}"
+    parent = w.apply(skip=(produced["key"],))  # the applicant cannot have it yet: not asked for
+    w.accept(parent)
+    first, second = w.children(parent)
+    assert second.status == "submitted" and not second.materials.filter(name="测试许可证0").exists()
+    w.approve(first)
+    second.refresh_from_db()
+    assert second.status == "accepted"
+    reused = second.materials.get(name="测试许可证0")
+    assert reused.how == "reuse" and first.case_no in reused.file_name
+    assert reused.blob.sha256 == first.documents.get(kind="conclusion").blob.sha256
+    parent.refresh_from_db()
+    assert parent.status == BundleStatus.IN_PROGRESS
+
+
+def test_item_whose_needed_result_was_denied_is_terminated_with_the_reason(bundle_world):
+    from tongban.bundles.models import BundleStatus
+
+    w = bundle_world(items=2, order="sequential", produced=True, policy="partial")
+    parent = w.apply(skip=(w.group("测试许可证0")["key"],))
+    w.accept(parent)
+    first, second = w.children(parent)
+    w.deny(first)
+    second.refresh_from_db()
+    assert second.status == "terminated"
+    assert "测试许可证0" in second.events.get(action="terminate").opinion
+    parent.refresh_from_db()
+    # Nothing was granted: the denial and the termination are still handed over together, explained.
+    assert (parent.status, parent.outcome) == (BundleStatus.READY, "failed")

@@ -379,11 +379,13 @@ def _check_complete(entries, version, uploaded, committed):
     """Every required material of every item uploaded (through its group) or deferred under commitment."""
     groups_by_name = {merging.normalise(g["name"]): g for g in version.material_groups}
     missing = {}
-    for _entry, _impl, iv in entries:
+    for entry, _impl, iv in entries:
         for m in iv.bundle_materials:
             if m.necessity != "required":
                 continue
             group = groups_by_name.get(merging.normalise(m.name))
+            if group is not None and group.get("produced_by") and group["produced_by"] != entry.key:
+                continue  # issued by an earlier item of this bundle and taken from it (免提交)
             if group is None or (group["key"] not in uploaded and group["key"] not in committed):
                 label = f"{group['key']} {group['name']}" if group else m.name
                 missing.setdefault(label, []).append(iv.name)

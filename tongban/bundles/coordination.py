@@ -190,12 +190,47 @@ def _release(parent, children, actor, user=None):
     released = []
     for child in children:
         if child.status == S.SUBMITTED and child.bundle_entry_id and f"e{child.bundle_entry_id}" in keys:
+            missing = _take_produced(parent, child)
+            if missing:  # what this item needs was not issued (its item was denied): it cannot be handled
+                handling.perform(child.pk, "terminate", actor=actor, via_bundle=True,
+                                 opinion=f"本事项所需的{missing}未能在一件事中取得（相关事项不予许可），终止办理")
+                continue
             if user is not None:
                 handling.perform(child.pk, "accept", user, via_bundle=True)
             else:
                 handling.perform(child.pk, "accept", actor=actor, via_bundle=True)
             released.append(child)
     return released
+
+
+def _take_produced(parent, child):
+    """免提交: a material this child needs that an earlier stage of the bundle issued (出生医学证明 for
+    出生登记, 营业执照 for 食品经营许可) is attached from that item's result (its 办结通知书), marked as
+    reused, unless the applicant gave it anyway. Returns the name of a needed material whose item
+    did not issue it ("" when nothing is missing)."""
+    from tongban.cases.models import CaseMaterial
+    from tongban.cases.paperwork import pdf_blob
+
+    groups = [g for g in parent.bundle_version.material_groups if g.get("produced_by")]
+    if not groups:
+        return ""
+    needed = {merging.normalise(m.name): m for m in child.item_version.materials.all()}
+    have = set(child.materials.values_list("material_id", flat=True))
+    # The producer is looked up afresh: it may be the child concluding right now (not in `children`).
+    by_key = {f"e{c.bundle_entry_id}": c for c in Case.objects.filter(bundle_case_id=parent.pk)}
+    for group in groups:
+        material = needed.get(merging.normalise(group["name"]))
+        if material is None or material.pk in have:
+            continue
+        producer = by_key.get(group["produced_by"])
+        document = producer.documents.filter(kind="conclusion").order_by("-id").first() if producer is not None else None
+        if document is None:
+            if material.necessity == "required":
+                return f"“{group['name']}”"
+            continue
+        CaseMaterial.objects.create(case=child, material=material, name=material.name, blob=pdf_blob(document), how="reuse",
+                                    file_name=f"{material.name}（{producer.case_no}办结取得）.pdf")
+    return ""
 
 
 # --- called in every child's step ------------------------------------------------------------

@@ -67,6 +67,12 @@ def _dept_names(keys, entries):
     return names
 
 
+
+def _produced_item(group, entries):
+    """The item of this bundle whose result provides the material (免提交), or ""."""
+    entry = entries.get(group.get("produced_by") or "")
+    return entry.implementation.item.name if entry is not None else ""
+
 def _delivery_choices(version):
     names = version.get_delivery_methods_names() or [DeliveryMethod.MAIL]
     return [(n, DeliveryMethod(n).label) for n in names if n in DeliveryMethod.values]
@@ -118,7 +124,7 @@ def _apply_context(request, bundle, version, posted=None, failure=None):
     groups = [{
         **g, "input": f"material_{g['key']}", "id": f"material-{g['key']}", "departments": _dept_names(g.get("entry_ids"), entries),
         "shared": len(g.get("entry_ids") or []) > 1, "committed": g["key"] in committed, "commitment": applying.commitment_text(g["name"]),
-        "error": group_errors.get(g["key"], ""), "necessity_label": {"required": "必要", "conditional": "情形适用", "optional": "选择提交"}.get(g.get("necessity"), ""),
+        "error": group_errors.get(g["key"], ""), "produced_item": _produced_item(g, entries), "necessity_label": {"required": "必要", "conditional": "情形适用", "optional": "选择提交"}.get(g.get("necessity"), ""),
     } for g in version.material_groups]
     choices = _delivery_choices(version)
     chosen_market = set(posted.market_services) if posted else set()

@@ -209,6 +209,12 @@ def _departments(keys, entries):
     return names
 
 
+
+def _produced_item(group, entries):
+    """The item of this bundle whose result provides the material (免提交), or ""."""
+    entry = entries.get(group.get("produced_by") or "")
+    return entry.implementation.item.name if entry is not None else ""
+
 def _group_errors(exc, groups):
     """Messages beside material groups: a missing group is named "g2 name" in the error's details."""
     errors = {}
@@ -261,7 +267,7 @@ def _context(request, version, ticket, identity, shown=None, values=None, posted
         "groups": [{
             **g, "input": f"material_{g['key']}", "id": f"material-{g['key']}", "departments": _departments(g.get("entry_ids"), entries),
             "shared": len(g.get("entry_ids") or []) > 1, "committed": g["key"] in committed, "commitment": applying.commitment_text(g["name"]),
-            "error": group_errors.get(g["key"], ""), "necessity_label": NECESSITY.get(g.get("necessity"), ""),
+            "error": group_errors.get(g["key"], ""), "produced_item": _produced_item(g, entries), "necessity_label": NECESSITY.get(g.get("necessity"), ""),
         } for g in version.material_groups],
         "has_deferrable": any(g.get("deferrable") for g in version.material_groups),
         "market_services": [{"s": s, "checked": s.pk in chosen_market} for s in version.market_services.order_by("seq")],
