@@ -5,7 +5,7 @@ import json
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -17,6 +17,7 @@ from tongban.core.api_input import StrictParser
 from tongban.core.authz import PermissionDenied
 from tongban.core.codes import CodeError
 from tongban.core.errors import DomainError, error_messages
+from tongban.core.middleware import RETRY_MESSAGE, retryable
 from tongban.directory.api_auth import CSRF_FAILED
 
 
@@ -105,6 +106,13 @@ def _unauthenticated(request, exc):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _error(request, 404, "未找到该记录，或您无权查看")
+
+
+@api.exception_handler(OperationalError)
+def _database_busy(request, exc):
+    if retryable(exc):  # deadlock / serialisation failure: rolled back whole, safe to send again
+        return _error(request, 409, RETRY_MESSAGE)
+    raise exc
 
 
 @api.exception_handler(IntegrityError)

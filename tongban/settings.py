@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
     "tongban.core.i18n.ScriptMiddleware",
+    "tongban.core.middleware.RetryableConflictMiddleware",
 ]
 
 ROOT_URLCONF = "tongban.urls"

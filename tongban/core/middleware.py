@@ -68,3 +68,36 @@ def _slash_redirect(request):
     response = HttpResponse(status=308)
     response["Location"] = path + "/" + (f"?{query}" if query else "")
     return response
+
+
+# PostgreSQL's deadlock and serialisation failures: the transaction was rolled back whole, nothing was
+# written, and the same request may simply be sent again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+RETRY_MESSAGE = "该办件正被他人同时处理，本次操作未作任何修改，请稍后重试"
+
+
+def retryable(exc):
+    from django.db import OperationalError
+
+    cause = getattr(exc, "__cause__", None)
+    return isinstance(exc, OperationalError) and getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+class RetryableConflictMiddleware:
+    """A step that lost a lock race inside the database (two departments acting on one bundle at the
+    same moment) is answered 409 with a Chinese message instead of 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not retryable(exception):
+            return None
+        if request.path.startswith(API_PREFIX):
+            return _json(409, RETRY_MESSAGE)
+        from django.shortcuts import render
+
+        return render(request, "409.html", {"message": RETRY_MESSAGE}, status=409)
