@@ -9,7 +9,7 @@ from django.db.models import Q
 from tongban.applicants.models import Applicant
 from tongban.core.authz import filter_q, grants, register
 
-from .models import Bundle, BundleCase, BundleEntry, BundleVersion, JointAppointment
+from .models import Bundle, BundleCase, BundleDocument, BundleEntry, BundleVersion, JointAppointment, MarketService
 
 EDIT = frozenset({"catalog_admin", "platform_admin"})
 STAFF = frozenset({"clerk", "approver", "catalog_admin", "supervisor", "platform_admin"})
@@ -29,6 +29,9 @@ def _case_extra(user):
 register(Bundle, region="region__path", read=STAFF, write=EDIT, public=lambda: Q(pk__in=BundleVersion.objects.filter(status="published").values("bundle_id")))
 register(BundleVersion, region="bundle__region__path", read=STAFF, write=EDIT, public=lambda: Q(status="published"))
 register(BundleEntry, region="version__bundle__region__path", read=STAFF, write=EDIT, public=lambda: Q(version__status="published"))
+register(MarketService, region="version__bundle__region__path", read=STAFF, write=EDIT, public=lambda: Q(version__status="published"))
 register(BundleCase, region="lead_region_path", department="lead_department_id", read=CASE_READERS, write=CASE_HANDLERS, extra_read=_case_extra)
 register(JointAppointment, region="bundle_case__lead_region_path", department="bundle_case__lead_department_id", read=CASE_READERS,
+         write=CASE_HANDLERS, extra_read=lambda user: Q(bundle_case__in=BundleCase.objects.filter(_case_extra(user)).values("pk")))
+register(BundleDocument, region="bundle_case__lead_region_path", department="bundle_case__lead_department_id", read=CASE_READERS,
          write=CASE_HANDLERS, extra_read=lambda user: Q(bundle_case__in=BundleCase.objects.filter(_case_extra(user)).values("pk")))
