@@ -7,7 +7,6 @@ DomainError is shown in Chinese with its own status code (never a 500) and what 
 import uuid
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
@@ -20,15 +19,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from tongban.applicants.services import current_applicant
 from tongban.cases.downloads import _serve
 from tongban.cases.lifecycle import BEFORE_DECISION
-from tongban.cases.models import CaseDocument, CaseMaterial, DeliveryMethod, Supplement
+from tongban.cases.models import CaseDocument, CaseMaterial, Supplement
 from tongban.cases.models import Status as S
 from tongban.core import authz
 from tongban.core.authz import PermissionDenied
 from tongban.core.errors import DomainError
-from tongban.portal.case_views import Failure, _failure, field_rows
+from tongban.portal.case_views import Failure, _failure
 from tongban.portal.views import not_found
 
-from . import applying, coordination, documents, merging
+from . import applying, coordination, documents, merging, presenting
 from .models import BUNDLE_OPEN, BundleCase, BundleDocument, BundleStatus
 
 NO_CASE = "未找到该一件事办件，或它不属于当前登录的账号"
@@ -54,87 +53,14 @@ def applicant_required(view):
     return wrapper
 
 
-def _entries(version):
-    return {e.key: e for e in version.entries.select_related("implementation__department", "implementation__item").order_by("seq")}
-
-
-def _dept_names(keys, entries):
-    names = []
-    for key in keys or []:
-        entry = entries.get(key)
-        if entry is not None and entry.implementation.department.name not in names:
-            names.append(entry.implementation.department.name)
-    return names
-
-
-
-def _produced_item(group, entries):
-    """The item of this bundle whose result provides the material (免提交), or ""."""
-    entry = entries.get(group.get("produced_by") or "")
-    return entry.implementation.item.name if entry is not None else ""
-
-def _delivery_choices(version):
-    names = version.get_delivery_methods_names() or [DeliveryMethod.MAIL]
-    return [(n, DeliveryMethod(n).label) for n in names if n in DeliveryMethod.values]
-
-
-class _Posted:
-    """The application as posted: merged form values, form files, one upload per material group,
-    commitments (group keys), market services (ids), delivery, and the page's one-time token."""
-
-    def __init__(self, request, version):
-        post, files = request.POST, request.FILES
-        fields = version.form_fields
-        self.form = {f["key"]: post.get(f"f_{f['key']}", "") for f in fields if f.get("type") != "file"}
-        self.files = {f["key"]: files[f"f_{f['key']}"] for f in fields if f.get("type") == "file" and f"f_{f['key']}" in files}
-        groups = {g["key"]: g for g in version.material_groups}
-        self.materials = {key: files[f"material_{key}"] for key in groups if f"material_{key}" in files}
-        self.commitments = [k for k in dict.fromkeys(post.getlist("commit")) if k in groups and groups[k].get("deferrable")]
-        known = {str(pk): pk for pk in version.market_services.values_list("pk", flat=True)}
-        self.market_services = [known[v] for v in dict.fromkeys(post.getlist("market")) if v in known]
-        self.delivery_method = (post.get("delivery_method") or "").strip()[:20] or None
-        self.delivery_address = (post.get("delivery_address") or "").strip()[:300]
-        self.token = (post.get("token") or "").strip()[:64] or None
-
-
-def _group_error(exc, groups):
-    """Messages beside material groups: a missing group is named "g2 name" in the error's details."""
-    errors = {}
-    for d in getattr(exc, "details", None) or []:
-        if isinstance(d, dict):
-            key = str(d.get("field") or "").split(" ", 1)[0]
-            if key in groups:
-                errors[key] = d.get("message") or exc.message
-    return errors
-
-
 def _apply_context(request, bundle, version, posted=None, failure=None):
-    entries = _entries(version)
+    entries = presenting.entries_of(version)
     values = applying.prefill(request.applicant, version) if posted is None else dict(posted.form)
-    prefilled = {k for k, v in values.items() if v not in (None, "")} if posted is None else set()
-    rows = field_rows(merging.validation_fields(version), values, failure.fields if failure else None)
-    by_key = {f["key"]: f for f in version.form_fields}
-    for row in rows:
-        keys = by_key.get(row["key"], {}).get("entries", [])
-        row["departments"] = _dept_names(keys, entries)
-        row["shared"] = len(keys) > 1
-        row["prefilled"] = row["key"] in prefilled
-    group_errors = failure.materials if failure else {}
-    committed = set(posted.commitments) if posted else set()
-    groups = [{
-        **g, "input": f"material_{g['key']}", "id": f"material-{g['key']}", "departments": _dept_names(g.get("entry_ids"), entries),
-        "shared": len(g.get("entry_ids") or []) > 1, "committed": g["key"] in committed, "commitment": applying.commitment_text(g["name"]),
-        "error": group_errors.get(g["key"], ""), "produced_item": _produced_item(g, entries), "necessity_label": {"required": "必要", "conditional": "情形适用", "optional": "选择提交"}.get(g.get("necessity"), ""),
-    } for g in version.material_groups]
-    choices = _delivery_choices(version)
-    chosen_market = set(posted.market_services) if posted else set()
+    context = presenting.application_context(version, entries, values, posted, failure)
+    choices = context["delivery_choices"]
     return {
-        "bundle": bundle, "version": version, "entries": list(entries.values()), "fields": rows, "groups": groups,
-        "has_deferrable": any(g.get("deferrable") for g in version.material_groups),
-        "market_services": [{"s": s, "checked": s.pk in chosen_market} for s in version.market_services.order_by("seq")],
-        "delivery_choices": choices, "delivery_method": (posted.delivery_method if posted else None) or choices[0][0],
-        "delivery_address": posted.delivery_address if posted else "", "failure": failure, "token": uuid.uuid4().hex,
-        "any_prefilled": bool(prefilled), "max_mb": settings.TONGBAN_MATERIAL_MAX_MB, "deferred_days": settings.TONGBAN_DEFERRED_DAYS,
+        **context, "bundle": bundle, "version": version, "entries": list(entries.values()), "failure": failure,
+        "delivery_method": (posted.delivery_method if posted else None) or choices[0][0], "token": uuid.uuid4().hex,
         "lead_department": version.lead_department,
     }
 
@@ -156,7 +82,7 @@ def apply(request, code):
         return not_found(request, NO_BUNDLE)
     if request.method == "GET":
         return render(request, "bundles/apply/apply.html", _apply_context(request, bundle, version))
-    posted = _Posted(request, version)
+    posted = presenting.Posted(request, version)
     try:
         bc = applying.apply(
             request.applicant, request.user, code, posted.form, files=posted.files, materials=posted.materials,
@@ -169,7 +95,7 @@ def apply(request, code):
             return redirect("my_bundles:detail", done.pk)
         failure = _failure(exc, merging.validation_fields(version))
         groups = {g["key"] for g in version.material_groups}
-        failure = Failure(failure.message, failure.status, failure.fields, _group_error(exc, groups))
+        failure = Failure(failure.message, failure.status, failure.fields, presenting.group_errors(exc, groups))
         context = _apply_context(request, bundle, version, posted=posted, failure=failure)
         return render(request, "bundles/apply/apply.html", context, status=failure.status)
     messages.success(request, f"一件事申请已提交，办件编号：{bc.case_no}。各部门的事项已同时收件，请留意站内消息。")
@@ -298,7 +224,7 @@ def my_detail(request, bundle_case_id):
     except (DomainError, PermissionDenied) as exc:
         groups = {g["key"] for g in bc.bundle_version.material_groups}
         f = _failure(exc)
-        return _timeline_page(request, bc, Failure(f.message, f.status, {}, _group_error(exc, groups)))
+        return _timeline_page(request, bc, Failure(f.message, f.status, {}, presenting.group_errors(exc, groups)))
     except Http404:
         return not_found(request, NO_CASE)
     messages.success(request, notice)

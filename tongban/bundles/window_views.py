@@ -9,10 +9,8 @@ with channel "window" and the page's one-time token. The applicant record, the b
 ticket's link are written in one transaction; a refusal re-renders the page with the Chinese message
 and its 4xx status, keeping what was typed."""
 
-import re
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,19 +24,17 @@ from tongban.applicants.services import applicant_at_window
 from tongban.cases.models import DeliveryMethod
 from tongban.core import authz
 from tongban.core.errors import Conflict, DomainError, NotFound
-from tongban.portal.case_views import Failure, _failure, field_rows
+from tongban.portal.case_views import Failure, _failure
 from tongban.queueing import services as queueing
 from tongban.queueing.models import QueueTicket, TicketStatus
 from tongban.workbench.proxy_views import APPLICANT_FIELDS
 from tongban.workbench.views import nav_context, staff_required
 
-from . import applying, merging
+from . import applying, merging, presenting
 from .models import BundleCase, BundleVersion
 
 NAV = "bundle_window"
-TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 TICKET_OPEN = (TicketStatus.CALLED, TicketStatus.SERVING)
-NECESSITY = {"required": "必要", "conditional": "情形适用", "optional": "选择提交"}
 # The applicant's name field is "org_name" in the applicant services' messages for a legal person.
 IDENTITY_ERROR_FIELDS = {"org_name": "name"}
 
@@ -175,57 +171,6 @@ def _look_up(identity, version):
     return shown, values
 
 
-class _Posted:
-    """The application as posted: merged form values, form files, one upload per material group,
-    commitments (deferrable group keys), market services (ids), delivery, and the page's token."""
-
-    def __init__(self, request, version):
-        post, files = request.POST, request.FILES
-        fields = version.form_fields
-        self.form = {f["key"]: str(post.get(f"f_{f['key']}", ""))[:1000] for f in fields if f.get("type") != "file"}
-        self.files = {f["key"]: files[f"f_{f['key']}"] for f in fields if f.get("type") == "file" and f"f_{f['key']}" in files}
-        groups = {g["key"]: g for g in version.material_groups}
-        self.materials = {key: files[f"material_{key}"] for key in groups if f"material_{key}" in files}
-        self.commitments = [k for k in dict.fromkeys(post.getlist("commit")) if k in groups and groups[k].get("deferrable")]
-        known = {str(pk): pk for pk in version.market_services.values_list("pk", flat=True)}
-        self.market_services = [known[v] for v in dict.fromkeys(post.getlist("market")) if v in known]
-        self.delivery_method = str(post.get("delivery_method") or "").strip()[:20] or None
-        self.delivery_address = str(post.get("delivery_address") or "").strip()[:300]
-        token = str(post.get("token") or "").strip()
-        self.token = token if TOKEN_RE.match(token) else None
-
-
-def _delivery_choices(version):
-    names = version.get_delivery_methods_names() or [DeliveryMethod.MAIL]
-    return [(n, DeliveryMethod(n).label) for n in names if n in DeliveryMethod.values]
-
-
-def _departments(keys, entries):
-    names = []
-    for key in keys or []:
-        entry = entries.get(key)
-        if entry is not None and entry.implementation.department.name not in names:
-            names.append(entry.implementation.department.name)
-    return names
-
-
-
-def _produced_item(group, entries):
-    """The item of this bundle whose result provides the material (免提交), or ""."""
-    entry = entries.get(group.get("produced_by") or "")
-    return entry.implementation.item.name if entry is not None else ""
-
-def _group_errors(exc, groups):
-    """Messages beside material groups: a missing group is named "g2 name" in the error's details."""
-    errors = {}
-    for d in getattr(exc, "details", None) or []:
-        if isinstance(d, dict):
-            key = str(d.get("field") or "").split(" ", 1)[0]
-            if key in groups:
-                errors[key] = d.get("message") or exc.message
-    return errors
-
-
 def _identity_errors(exc):
     errors = {}
     for d in getattr(exc, "details", None) or []:
@@ -238,7 +183,7 @@ def _identity_errors(exc):
 
 def _context(request, version, ticket, identity, shown=None, values=None, posted=None, failure=None, identity_errors=None):
     """Page 2: the identification form, or (once the applicant is identified) the one application."""
-    entries = {e.key: e for e in version.entries.select_related("implementation__department", "implementation__item").order_by("seq")}
+    entries = presenting.entries_of(version)
     context = {
         **nav_context(request), "nav": NAV, "version": version, "bundle": version.bundle, "lead_department": version.lead_department,
         "entries": list(entries.values()), "ticket": ticket, "identity": identity, "identity_errors": identity_errors or {},
@@ -248,33 +193,12 @@ def _context(request, version, ticket, identity, shown=None, values=None, posted
     if shown is None:
         return context
     values = dict(posted.form) if posted is not None else (values or {})
-    prefilled = {k for k, v in values.items() if v not in (None, "")} if posted is None else set()
-    rows = field_rows(merging.validation_fields(version), values, failure.fields if failure else None)
-    by_key = {f["key"]: f for f in version.form_fields}
-    for row in rows:
-        keys = by_key.get(row["key"], {}).get("entries", [])
-        row["departments"] = _departments(keys, entries)
-        row["shared"] = len(keys) > 1
-        row["prefilled"] = row["key"] in prefilled
-    group_errors = failure.materials if failure else {}
-    committed = set(posted.commitments) if posted else set()
-    chosen_market = set(posted.market_services) if posted else set()
-    choices = _delivery_choices(version)
-    names = [n for n, _label in choices]
+    context.update(presenting.application_context(version, entries, values, posted, failure))
+    names = [n for n, _label in context["delivery_choices"]]
     default_method = DeliveryMethod.PICKUP if DeliveryMethod.PICKUP in names else names[0]  # the window hands the result over
     context.update({
-        "fields": rows, "any_prefilled": bool(prefilled),
-        "groups": [{
-            **g, "input": f"material_{g['key']}", "id": f"material-{g['key']}", "departments": _departments(g.get("entry_ids"), entries),
-            "shared": len(g.get("entry_ids") or []) > 1, "committed": g["key"] in committed, "commitment": applying.commitment_text(g["name"]),
-            "error": group_errors.get(g["key"], ""), "produced_item": _produced_item(g, entries), "necessity_label": NECESSITY.get(g.get("necessity"), ""),
-        } for g in version.material_groups],
-        "has_deferrable": any(g.get("deferrable") for g in version.material_groups),
-        "market_services": [{"s": s, "checked": s.pk in chosen_market} for s in version.market_services.order_by("seq")],
-        "delivery_choices": choices, "delivery_method": (posted.delivery_method if posted else None) or default_method,
-        "delivery_address": posted.delivery_address if posted else "",
+        "delivery_method": (posted.delivery_method if posted else None) or default_method,
         "token": (posted.token if posted is not None and posted.token else None) or uuid.uuid4().hex,
-        "max_mb": settings.TONGBAN_MATERIAL_MAX_MB, "deferred_days": settings.TONGBAN_DEFERRED_DAYS,
     })
     return context
 
@@ -324,7 +248,7 @@ def apply(request, code):
     ticket_raw = data.get("ticket")
     identity = _identity(request.POST) if request.method == "POST" else {k: "" for k in APPLICANT_FIELDS}
     action = request.POST.get("action") if request.method == "POST" else ""
-    posted = _Posted(request, version) if action == "submit" else None
+    posted = presenting.Posted(request, version) if action == "submit" else None
 
     try:
         done = _done(user, posted.token, identity) if posted is not None else None
@@ -378,7 +302,7 @@ def _render_failure(request, version, ticket, identity, posted, exc):
     fields = merging.validation_fields(version)
     failure = _failure(exc, fields) if isinstance(exc, DomainError) else Failure(message, status, {}, {})
     groups = {g["key"] for g in version.material_groups}
-    failure = Failure(message, status, failure.fields, _group_errors(exc, groups))
+    failure = Failure(message, status, failure.fields, presenting.group_errors(exc, groups))
     try:
         shown, _values = _look_up(identity, version)
     except (DomainError, ValidationError) as again:  # the identity itself was refused: identify again
