@@ -14,16 +14,14 @@ from django.utils import timezone
 
 from tongban.cases import events as case_events
 from tongban.cases import handling, paperwork
-from tongban.cases.intake import new_case
+from tongban.cases.intake import clean_fields, new_case
 from tongban.cases.models import Case, CaseDocument, CaseEvent, CaseMaterial, Supplement
 from tongban.cases.models import Status as S
 from tongban.cases.numbering import next_case_no
-from tongban.catalog.formdef import validate_data
 from tongban.catalog.models import ItemVersion, Material
 from tongban.core import authz
 from tongban.core.errors import Conflict, DomainError
-from tongban.core.files import read_upload, store_many, store_upload
-from tongban.directory.services import address_code_exists, region_by_code
+from tongban.core.files import read_upload, store_many
 
 from . import events, merging
 from .events import Actor
@@ -120,27 +118,15 @@ def prefill(applicant, version):
 
 # --- applying ---------------------------------------------------------------------------------
 
-def _store_form_file(upload):
-    blob = store_upload(upload)
-    return {"sha256": blob.sha256, "file_name": str(upload.name)[:255], "content_type": blob.content_type}
-
-
 def clean_merged_form(version, data, files=None, partial=False):
     """The merged form's values validated like `cases.intake.clean_form` (partial: a draft)."""
     if not isinstance(data, dict):
         raise DomainError("申请表应为对象（字段标识 → 值）", status=422)
     fields = merging.validation_fields(version)
-    if partial:
-        fields = [dict(f, required=False) for f in fields]
     unknown = sorted(set(data) - {f["key"] for f in fields})
     if unknown:
         raise DomainError(f"申请表中没有这些字段：{'、'.join(unknown[:10])}", status=422)
-    clean, errors = validate_data(fields, data, files, store_file=_store_form_file, address_exists=address_code_exists,
-                                  region_exists=lambda c: region_by_code(c) is not None)
-    if errors:
-        raise DomainError("申请表填写有误：" + "；".join(f"{k}：{v}" for k, v in errors.items()),
-                          details=[{"field": k, "message": v} for k, v in errors.items()], status=422)
-    return clean
+    return clean_fields(fields, data, files, partial)
 
 
 def _check_token(token):

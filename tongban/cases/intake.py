@@ -33,9 +33,13 @@ def _store_form_file(upload):
 
 def clean_form(version, data, files=None, partial=False):
     """Validated form values; with `partial` (a draft) required fields may still be empty."""
+    return clean_fields(form_fields(version), data, files, partial)
+
+
+def clean_fields(fields, data, files=None, partial=False):
+    """`data` validated against a form definition (an item's, or a bundle's merged one)."""
     if not isinstance(data, dict):
         raise DomainError("申请表应为对象（字段标识 → 值）", status=422)
-    fields = form_fields(version)
     if partial:
         fields = [dict(f, required=False) for f in fields]
     clean, errors = validate_data(fields, data, files, store_file=_store_form_file, address_exists=address_code_exists,
