@@ -159,6 +159,8 @@ def _register_routers():
     from tongban.catalog.api_lists import router as lists_router
     from tongban.core.api import router as calendar_router
     from tongban.directory.api import router as directory_router
+    from tongban.evaluation.api import router as evaluation_router
+    from tongban.inquiries.api import router as inquiries_router
 
     api.add_router("/directory/", directory_router)
     api.add_router("/catalog/", catalog_router)
@@ -167,6 +169,8 @@ def _register_routers():
     api.add_router("/applicants/", applicants_router)
     api.add_router("/cases/", cases_router)
     api.add_router("/bundles/", bundles_router)
+    api.add_router("/inquiries/", inquiries_router)
+    api.add_router("/evaluations/", evaluation_router)
 
 
 _register_routers()

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "tongban.cooperation",
     "tongban.bundles",
     "tongban.queueing",
+    "tongban.inquiries",
+    "tongban.evaluation",
     "tongban.portal",
     "tongban.workbench",
 ]
@@ -184,6 +186,8 @@ TONGBAN_MATERIAL_MAX_MB = int(os.environ.get("TONGBAN_MATERIAL_MAX_MB", "20"))
 TONGBAN_DEADLINE_YELLOW_DAYS = int(os.environ.get("TONGBAN_DEADLINE_YELLOW_DAYS", "2"))
 TONGBAN_PAYMENT_PROVIDER = os.environ.get("TONGBAN_PAYMENT_PROVIDER", "tongban.cases.payments.SandboxProvider")
 TONGBAN_DEFERRED_DAYS = int(os.environ.get("TONGBAN_DEFERRED_DAYS", "10"))
+TONGBAN_RECTIFICATION_DAYS = int(os.environ.get("TONGBAN_RECTIFICATION_DAYS", "15"))  # 差评限期整改（工作日）
+TONGBAN_RATING_TOKEN_MINUTES = int(os.environ.get("TONGBAN_RATING_TOKEN_MINUTES", "30"))  # 窗口评价码有效期
 TONGBAN_PUBLIC_URL = os.environ.get("TONGBAN_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # Platform nodes and the exchange between them (tongban.exchange). A deployment is one node; the embedded

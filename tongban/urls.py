@@ -28,6 +28,10 @@ urlpatterns = [
     path("bundles/", include("tongban.bundles.urls")),
     path("my/bundles/", include("tongban.bundles.my_urls")),
     path("queue/", include("tongban.queueing.urls")),
+    path("inquiries/", include("tongban.inquiries.urls")),
+    path("my/inquiries/", include("tongban.inquiries.my_urls")),
+    path("workbench/inquiries/", include("tongban.inquiries.workbench_urls")),
+    path("", include("tongban.evaluation.urls")),
     path("", include("tongban.portal.urls")),
 ]
 
