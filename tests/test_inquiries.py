@@ -184,6 +184,10 @@ def test_reply_then_unsatisfied_reopens_once_then_closes(case_world, django_capt
     assert inquiry.replies.count() == 2
     assert w.client.post(detail, {"satisfaction": "satisfied"}).status_code == 409
     assert list(inquiry.steps.values_list("action", flat=True)) == ["submit", "route", "reply", "rate", "reply", "rate"]
+    # The history reads in order: each step starts where the one before it ended.
+    steps = list(inquiry.steps.order_by("seq").values_list("status_from", "status_to"))
+    assert steps[0] == ("", Status.RECEIVED) and steps[1] == (Status.RECEIVED, Status.ASSIGNED)
+    assert all(prev[1] == nxt[0] for prev, nxt in zip(steps, steps[1:]))
 
 
 def test_satisfied_closes_and_bad_rating_value_is_422(case_world):

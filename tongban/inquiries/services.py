@@ -201,18 +201,19 @@ def _create(*, kind, title, content, region, case=None, item=None, item_text="",
     region, department, how = route(region, case, item)
     due, warning = due_date_for(kind, timezone.localdate(now))
     inquiry = Inquiry.objects.create(
-        kind=kind, source=source, status=Status.ASSIGNED if department else Status.RECEIVED, title=title, content=content,
+        kind=kind, source=source, status=Status.RECEIVED, title=title, content=content,
         applicant=applicant, inquirer_name=name, inquirer_phone=phone, case=case, item=item, item_text=item_text,
         region=region, region_path=region.path, department=department, routed_by=how, hotline_client=hotline_client,
         hotline_ticket_no=ticket_no, occurred_at=occurred_at, submitted_at=now, due_date=due, calendar_warning=warning,
-        assigned_at=now if department else None,
     )
     inquiry.inquiry_no = f"{LETTERS[kind]}{region.code[:6]}-{timezone.localdate(now):%Y%m%d}-{inquiry.pk:06d}"
     inquiry.save(update_fields=["inquiry_no"])
     origin = "12345热线转入" if source == Source.HOTLINE else "网上提交"
     submitter = _actor_name(actor) if actor else (f"12345热线（{hotline_client.name}）" if hotline_client else (name or "网上访客"))
     _step(inquiry, "submit", f"{origin}{inquiry.get_kind_display()}", "", actor, actor_name=submitter)
-    if department:
+    if department:  # received, then routed: two steps, so the history reads in order
+        inquiry.status, inquiry.assigned_at = Status.ASSIGNED, now
+        inquiry.save(update_fields=["status", "assigned_at"])
         how_label = {"case": "按相关办件", "item": "按事项实施部门", "region": "按区划政务服务管理部门"}[how]
         _step(inquiry, "route", f"自动分派至{department.name}", Status.RECEIVED, None, note=how_label)
     audit.record(actor, "inquiry.submit", inquiry, f"{origin}{inquiry.get_kind_display()} {inquiry.inquiry_no}",
