@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "tongban.queueing",
     "tongban.inquiries",
     "tongban.evaluation",
+    "tongban.supervision",
     "tongban.portal",
     "tongban.workbench",
 ]

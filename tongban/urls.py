@@ -31,6 +31,7 @@ urlpatterns = [
     path("inquiries/", include("tongban.inquiries.urls")),
     path("my/inquiries/", include("tongban.inquiries.my_urls")),
     path("workbench/inquiries/", include("tongban.inquiries.workbench_urls")),
+    path("cockpit/", include("tongban.supervision.urls")),
     path("", include("tongban.evaluation.urls")),
     path("", include("tongban.portal.urls")),
 ]
