@@ -576,3 +576,18 @@ def test_item_whose_needed_result_was_denied_is_terminated_with_the_reason(bundl
     parent.refresh_from_db()
     # Nothing was granted: the denial and the termination are still handed over together, explained.
     assert (parent.status, parent.outcome) == (BundleStatus.READY, "failed")
+
+
+def test_bundle_children_are_counted_in_the_cockpit_summary_like_single_cases(bundle_world):
+    from django.db.models import Sum
+
+    from tongban.supervision import summary
+    from tongban.supervision.models import DailyCaseFigure
+
+    w = bundle_world(items=3)
+    parent = w.apply()
+    w.accept(parent)
+    incremental = DailyCaseFigure.objects.aggregate(r=Sum("received"), a=Sum("accepted"))
+    assert incremental == {"r": 3, "a": 3}
+    summary.rebuild()  # recomputed from the cases: the same
+    assert DailyCaseFigure.objects.aggregate(r=Sum("received"), a=Sum("accepted")) == incremental

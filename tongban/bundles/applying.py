@@ -418,6 +418,13 @@ def _submitted(parent, children, per_child, actor):
         case_rows.append(event)
     CaseDocument.objects.bulk_create(documents)
     CaseEvent.objects.bulk_create(case_rows)
+    # The same signal as a submission through handling.perform (the cockpit's summary counts each child);
+    # the parent is written here, so the bundle's own receiver stands aside.
+    from .coordination import coordinating
+
+    with coordinating():
+        for child, event in zip(children, case_rows, strict=True):
+            handling.step_taken.send(sender=Case, case=child, action="submit", event=event, opinion="")
     events.append(parent, "submit", "提交申请", actor, BundleStatus.DRAFT, BundleStatus.SUBMITTED, data={
         "items": [c.item_version.name for c in children], "case_nos": [c.case_no for c in children],
         "commitments": [c["name"] for c in parent.commitments], "market_services": [r["name"] for r in parent.market_requests],

@@ -1,5 +1,7 @@
 """Keeping `DailyCaseFigure` up to date: incremental bumps per case step and a full rebuild."""
 
+import datetime
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -10,6 +12,7 @@ from tongban.core.workdays import working_days_between
 from .models import DailyCaseFigure, FigureFreshness
 
 FRESHNESS = "daily_case_figure"
+FRESHNESS_GRAIN = datetime.timedelta(minutes=1)
 RECEIVED_ACTIONS = frozenset({"submit", "forward"})
 
 
@@ -40,7 +43,21 @@ def _bump(case, day, **inc):
                 DailyCaseFigure.objects.create(region_code=case.region.code, **key, **inc)
         except IntegrityError:  # the race: the row now exists
             DailyCaseFigure.objects.filter(**key).update(**{k: F(k) + v for k, v in inc.items()})
-    FigureFreshness.objects.update_or_create(name=FRESHNESS, defaults={"updated_at": timezone.now()})
+    _touch()
+
+
+def _touch():
+    """Record when the summary last moved, at most once a minute: an update of one row by every case step
+    would make all submissions nationwide wait on that row's lock until they commit. An UPDATE whose
+    condition does not match locks nothing."""
+    now = timezone.now()
+    if not FigureFreshness.objects.filter(name=FRESHNESS, updated_at__lt=now - FRESHNESS_GRAIN).update(updated_at=now):
+        if not FigureFreshness.objects.filter(name=FRESHNESS).exists():
+            try:
+                with transaction.atomic():
+                    FigureFreshness.objects.create(name=FRESHNESS, updated_at=now)
+            except IntegrityError:  # created by a concurrent step a moment ago
+                pass
 
 
 def on_step(case, action):
