@@ -139,8 +139,8 @@ def refresh(parent, actor, action="derive", label="状态更新", opinion="", da
         events.append(parent, action, label, actor, old, status, opinion, data)
     if old != status and status == B.READY:
         users = notify.staff_for(parent.lead_region_path, parent.lead_department_id, roles=("clerk",))
-        events.notify_staff(users, "一件事待统一出件", f"一件事办件{parent.case_no}（{parent.bundle_version.name}）各事项均已办结，请统一出件。",
-                            case=children[0] if children else None)
+        notify.staff(users, children[0] if children else None, "一件事待统一出件",
+                     f"一件事办件{parent.case_no}（{parent.bundle_version.name}）各事项均已办结，请统一出件。")
     return old, status
 
 
@@ -610,9 +610,9 @@ def schedule_appointment(bundle_case_id, user, kind, scheduled_at, place, case_i
                 handling.perform(child.pk, "joint_appointment", actor=actor, opinion=note, params={**info, "_label": f"预约{label}"}, via_bundle=True)
         events.append(parent, "joint_appointment", f"预约{label}", actor, parent.status, parent.status, note, info)
         for child in chosen:
-            events.notify_staff(notify.staff_for(child.region_path, child.department_id), f"{label}预约",
-                                f"一件事办件{parent.case_no}（{parent.bundle_version.name}）已预约{label}：{local:%Y年%m月%d日 %H:%M}，地点{place}。"
-                                f"参加部门：{'、'.join(info['departments'])}。", case=child)
+            notify.staff(notify.staff_for(child.region_path, child.department_id), child, f"{label}预约",
+                         f"一件事办件{parent.case_no}（{parent.bundle_version.name}）已预约{label}：{local:%Y年%m月%d日 %H:%M}，地点{place}。"
+                         f"参加部门：{'、'.join(info['departments'])}。")
     return appointment
 
 

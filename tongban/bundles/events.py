@@ -10,13 +10,13 @@ import json
 
 from django.utils import timezone
 
-from tongban.applicants import sms
+from tongban.cases import events as case_events
+from tongban.cases import notify
 from tongban.cases.events import GENESIS, SYSTEM, Actor
-from tongban.cases.models import Message
 
 from .models import BundleEvent
 
-__all__ = ["GENESIS", "SYSTEM", "Actor", "append", "compute_hash", "verify_chain", "notify_applicant", "notify_staff"]
+__all__ = ["GENESIS", "SYSTEM", "Actor", "append", "compute_hash", "verify_chain", "notify_applicant"]
 
 
 def _content(event):
@@ -52,21 +52,10 @@ def append(bundle_case, action, label, actor, status_from="", status_to="", opin
 
 def verify_chain(events):
     """The first broken event of one bundle case's events (in seq order), or None when the chain holds."""
-    prev, expected_seq = GENESIS, 1
-    for event in events:
-        if event.seq != expected_seq or event.prev_hash != prev or compute_hash(prev, event) != event.hash:
-            return event
-        prev, expected_seq = event.hash, expected_seq + 1
-    return None
+    return case_events.verify_chain(events, compute_hash)
 
 
 def notify_applicant(bundle_case, title, body, case=None):
-    """One in-site message (and SMS after commit) to the applicant of a bundle case. Messages link to
-    a case; the bundle's message links to `case` (its first child) when given."""
-    recipient = bundle_case.applicant.user_id
-    Message.objects.create(recipient_id=recipient, case=case, title=title[:200], body=body)
-    sms.send_on_commit(bundle_case.contact_phone, f"【通办】{title}：{body}"[:480])
-
-
-def notify_staff(users, title, body, case=None):
-    Message.objects.bulk_create([Message(recipient=u, case=case, title=title[:200], body=body) for u in users])
+    """One message (and SMS) to the applicant of a bundle case; messages link to a case, so the
+    bundle's links to `case` (its first child) when given."""
+    notify.person(bundle_case.applicant.user_id, bundle_case.contact_phone, title, body, case)

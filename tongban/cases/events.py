@@ -79,11 +79,13 @@ def local_node_id():
     return self_node().node_id
 
 
-def verify_chain(events):
-    """The first broken event of one case's events (in seq order), or None when the chain holds."""
+def verify_chain(events, hash_of=None):
+    """The first broken event of one history (in seq order), or None when the chain holds. `hash_of`
+    (prev hash, event) → hash defaults to case events' (bundle events have their own content)."""
+    hash_of = hash_of or compute_hash
     prev, expected_seq = GENESIS, 1
     for event in events:
-        if event.seq != expected_seq or event.prev_hash != prev or compute_hash(prev, event) != event.hash:
+        if event.seq != expected_seq or event.prev_hash != prev or hash_of(prev, event) != event.hash:
             return event
         prev, expected_seq = event.hash, expected_seq + 1
     return None

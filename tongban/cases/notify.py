@@ -7,12 +7,17 @@ from .models import Message
 
 
 def applicant(case, title, body):
-    Message.objects.create(recipient_id=case.applicant.user_id, case=case, title=title, body=body)
-    sms.send_on_commit(case.contact_phone, f"【通办】{title}：{body}"[:480])
+    person(case.applicant.user_id, case.contact_phone, title, body, case)
+
+
+def person(user_id, phone, title, body, case=None):
+    """An in-site message to one person (linked to `case` when given) and the same text by SMS."""
+    Message.objects.create(recipient_id=user_id, case=case, title=title[:200], body=body)
+    sms.send_on_commit(phone, f"【通办】{title}：{body}"[:480])
 
 
 def staff(users, case, title, body):
-    Message.objects.bulk_create([Message(recipient=u, case=case, title=title, body=body) for u in users])
+    Message.objects.bulk_create([Message(recipient=u, case=case, title=title[:200], body=body) for u in users])
 
 
 def staff_for(region_path, department_id=None, roles=("clerk", "approver")):

@@ -8,7 +8,6 @@ import re
 import secrets
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -17,7 +16,7 @@ from tongban.applicants import sms
 from tongban.cases import notify
 from tongban.cases.models import Case, Message
 from tongban.catalog.models import Implementation, Item
-from tongban.core import audit, authz
+from tongban.core import audit, authz, ratelimit
 from tongban.core.authz import PermissionDenied
 from tongban.core.codes import CodeError, validate_phone
 from tongban.core.errors import Conflict, DomainError, NotFound
@@ -226,10 +225,8 @@ def _create(*, kind, title, content, region, case=None, item=None, item_text="",
 
 
 def _rate_limit(key, limit):
-    tries = cache.get(key, 0)
-    if tries >= limit:
-        raise DomainError("提交过于频繁，请一小时后再试", status=429)
-    cache.set(key, tries + 1, 3600)
+    ratelimit.check(key, limit, "提交过于频繁，请一小时后再试")
+    ratelimit.count(key)
 
 
 def submit_portal(user, data, client_key=""):
@@ -518,11 +515,9 @@ def lookup(inquiry_no, tail, client_key=""):
     if not inquiry_no or len(inquiry_no) > 32 or not re.fullmatch(r"\d{6}", tail):
         raise DomainError("请输入编号和联系电话后六位", status=422)
     key = f"inquiry-lookup:{client_key}"
-    tries = cache.get(key, 0)
-    if tries >= LOOKUP_LIMIT_PER_HOUR:
-        raise DomainError("查询过于频繁，请一小时后再试", status=429)
+    ratelimit.check(key, LOOKUP_LIMIT_PER_HOUR, "查询过于频繁，请一小时后再试")
     inquiry = Inquiry.objects.filter(inquiry_no=inquiry_no).select_related("department").first()
     if inquiry is None or not inquiry.inquirer_phone.endswith(tail):
-        cache.set(key, tries + 1, 3600)
+        ratelimit.count(key)
         raise DomainError(LOOKUP_NOT_FOUND, status=404)
     return inquiry

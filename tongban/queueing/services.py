@@ -10,14 +10,13 @@ the first holds; on SQLite writers are serialised and the conditional UPDATE cat
 import re
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from tongban.applicants.services import InvalidInput, clean_mobile
 from tongban.applicants.sms import send_on_commit
-from tongban.core import authz
+from tongban.core import authz, ratelimit
 from tongban.core.errors import Conflict, DomainError, NotFound
 from tongban.directory.models import Hall, Membership, Window
 
@@ -126,17 +125,12 @@ def _increment(hall_id, day, letter):
 
 def _rate_check(client_key):
     key = f"queue-take:{client_key}"
-    if cache.get(key, 0) >= tickets_per_hour():
-        raise DomainError("取号过于频繁，请稍后再试或到咨询台人工取号", status=429)
+    ratelimit.check(key, tickets_per_hour(), "取号过于频繁，请稍后再试或到咨询台人工取号")
     return key
 
 
 def _rate_count(key):
-    if not cache.add(key, 1, RATE_WINDOW_SECONDS):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, RATE_WINDOW_SECONDS)
+    ratelimit.count(key, RATE_WINDOW_SECONDS)
 
 
 def take_ticket(hall, bundle=None, theme=None, green=False, green_reason="", phone="", client_key="", token=None):
