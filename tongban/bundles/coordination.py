@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from tongban.cases import clock, handling, notify, workflow
 from tongban.cases.lifecycle import BEFORE_DECISION, IN_REVIEW
-from tongban.cases.models import Case, CaseEvent, IdentityMethod, ProcessDefinition
+from tongban.cases.models import Case, CaseDocument, CaseEvent, CaseMaterial, IdentityMethod, ProcessDefinition
 from tongban.cases.models import Status as S
 from tongban.core import authz
 from tongban.core.api_common import get_visible
@@ -187,10 +187,11 @@ def _release(parent, children, actor, user=None):
     comprehensive intake (by the clerk), a later one when the stage before it is complete (by the
     system in the lead department's name). Returns the released children."""
     keys = ready_keys(parent)
-    released = []
+    released, produced = [], None
     for child in children:
         if child.status == S.SUBMITTED and child.bundle_entry_id and f"e{child.bundle_entry_id}" in keys:
-            missing = _take_produced(parent, child)
+            produced = _produced_results(parent) if produced is None else produced
+            missing = _take_produced(parent, child, produced)
             if missing:  # what this item needs was not issued (its item was denied): it cannot be handled
                 handling.perform(child.pk, "terminate", actor=actor, via_bundle=True,
                                  opinion=f"本事项所需的{missing}未能在一件事中取得（相关事项不予许可），终止办理")
@@ -203,12 +204,22 @@ def _release(parent, children, actor, user=None):
     return released
 
 
-def _take_produced(parent, child):
+def _produced_results(parent):
+    """{entry key: (case, its latest 办结通知书 or None)} of the items whose result another item needs,
+    read once per release (the producer may be the child concluding right now)."""
+    keys = {g["produced_by"] for g in parent.bundle_version.material_groups if g.get("produced_by")}
+    if not keys:
+        return {}
+    cases = list(Case.objects.filter(bundle_case_id=parent.pk, bundle_entry_id__in=[int(k[1:]) for k in keys]))
+    latest = {d.case_id: d for d in CaseDocument.objects.filter(case__in=cases, kind="conclusion").order_by("id")}
+    return {f"e{c.bundle_entry_id}": (c, latest.get(c.pk)) for c in cases}
+
+
+def _take_produced(parent, child, produced):
     """免提交: a material this child needs that an earlier stage of the bundle issued (出生医学证明 for
     出生登记, 营业执照 for 食品经营许可) is attached from that item's result (its 办结通知书), marked as
     reused, unless the applicant gave it anyway. Returns the name of a needed material whose item
     did not issue it ("" when nothing is missing)."""
-    from tongban.cases.models import CaseMaterial
     from tongban.cases.paperwork import pdf_blob
 
     groups = [g for g in parent.bundle_version.material_groups if g.get("produced_by")]
@@ -216,14 +227,11 @@ def _take_produced(parent, child):
         return ""
     needed = {merging.normalise(m.name): m for m in child.item_version.materials.all()}
     have = set(child.materials.values_list("material_id", flat=True))
-    # The producer is looked up afresh: it may be the child concluding right now (not in `children`).
-    by_key = {f"e{c.bundle_entry_id}": c for c in Case.objects.filter(bundle_case_id=parent.pk)}
     for group in groups:
         material = needed.get(merging.normalise(group["name"]))
         if material is None or material.pk in have:
             continue
-        producer = by_key.get(group["produced_by"])
-        document = producer.documents.filter(kind="conclusion").order_by("-id").first() if producer is not None else None
+        producer, document = produced.get(group["produced_by"], (None, None))
         if document is None:
             if material.necessity == "required":
                 return f"“{group['name']}”"
