@@ -575,3 +575,21 @@ def test_admin_adds_a_new_draft_copying_the_published_version(world):
     empty = _admin_post(v1, [], name="空白") | {"bundle": str(fresh.pk), "entries-TOTAL_FORMS": "0", "entries-INITIAL_FORMS": "0"}
     refused = world.client.post("/admin/bundles/bundleversion/add/", empty)
     assert refused.status_code == 200 and "至少应包含一个事项" in refused.content.decode() and not fresh.versions.exists()
+
+
+def test_admin_list_actions_publish_draft_and_retire_through_the_service(world):
+    from django.contrib.admin import helpers
+
+    v = world.bundle("a", "b")
+    url = "/admin/bundles/bundleversion/"
+    act = lambda action, pk: world.client.post(url, {"action": action, helpers.ACTION_CHECKBOX_NAME: [pk]}, follow=True)  # noqa: E731
+    assert any("已发布 1 个版本" in str(m) for m in act("publish_versions", v.pk).context["messages"])
+    v.refresh_from_db()
+    assert v.status == BundleVersion.PUBLISHED
+    assert any("已新建草稿 1 个版本" in str(m) for m in act("make_draft", v.pk).context["messages"])
+    assert v.bundle.versions.filter(status=BundleVersion.DRAFT, version_no=v.version_no + 1).exists()
+    assert any("已废止 1 个版本" in str(m) for m in act("retire_versions", v.pk).context["messages"])
+    v.refresh_from_db()
+    assert v.status == BundleVersion.RETIRED
+    # a rule of the service shows as the admin's message: a retired version cannot be published again
+    assert any("：" in str(m) and m.level_tag == "error" for m in act("publish_versions", v.pk).context["messages"])

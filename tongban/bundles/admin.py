@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from tongban.catalog.formdef import TYPES
 from tongban.catalog.models import Material
 from tongban.core import authz
-from tongban.core.admin_base import ReadOnlyAdmin, ScopedAdmin
+from tongban.core.admin_base import ReadOnlyAdmin, ScopedAdmin, VersionActionsMixin
 from tongban.core.errors import DomainError
 
 from . import versioning
@@ -167,7 +167,7 @@ class MarketServiceInline(_DraftInline, admin.TabularInline):
 
 
 @admin.register(BundleVersion)
-class BundleVersionAdmin(ScopedAdmin):
+class BundleVersionAdmin(VersionActionsMixin, ScopedAdmin):
     """Drafts are edited; published and retired versions are read-only (新建草稿 to change them)."""
 
     list_display = ["name", "bundle_code", "version_no", "status", "lead_department", "problem_count", "published_at"]
@@ -176,7 +176,7 @@ class BundleVersionAdmin(ScopedAdmin):
     search_fields = ["name", "bundle__code"]
     autocomplete_fields = ["bundle", "lead_department"]
     inlines = [EntryInline, MarketServiceInline]
-    actions = ["make_draft", "publish_versions", "retire_versions"]
+    version_service, version_parent = versioning, "bundle"
     exclude = ["cooperating_departments"]
     readonly_fields = ["status_badge", "cooperating", "problems", "merged_form", "merged_materials", "work_order"]
     fieldsets = [
@@ -328,28 +328,6 @@ class BundleVersionAdmin(ScopedAdmin):
         context["can_draft"] = obj is not None and obj.status == BundleVersion.PUBLISHED and authz.can(request.user, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def _run(self, request, queryset, fn, done):
-        ok = 0
-        for version in queryset:
-            try:
-                fn(request.user, version)
-                ok += 1
-            except (DomainError, authz.PermissionDenied) as exc:
-                messages.error(request, f"{version}：{exc.message}")
-        if ok:
-            messages.success(request, f"{done} {ok} 个版本")
-
-    @admin.action(description="基于所选版本新建草稿")
-    def make_draft(self, request, queryset):
-        self._run(request, queryset, lambda u, v: versioning.create_draft(u, v.bundle, based_on=v), "已新建草稿")
-
-    @admin.action(description="发布所选草稿（原发布版本自动废止）")
-    def publish_versions(self, request, queryset):
-        self._run(request, queryset, versioning.publish, "已发布")
-
-    @admin.action(description="废止所选已发布版本")
-    def retire_versions(self, request, queryset):
-        self._run(request, queryset, versioning.retire, "已废止")
 
 
 class BundleEventInline(admin.TabularInline):

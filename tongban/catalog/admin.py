@@ -3,7 +3,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.html import format_html
 
 from tongban.core import authz
-from tongban.core.admin_base import ScopedAdmin
+from tongban.core.admin_base import ScopedAdmin, VersionActionsMixin
 from tongban.core.errors import DomainError
 from tongban.directory.models import Department
 
@@ -95,7 +95,7 @@ class ReviewProcessInline(_DraftOnlyInline):
 
 
 @admin.register(ItemVersion)
-class ItemVersionAdmin(ScopedAdmin):
+class ItemVersionAdmin(VersionActionsMixin, ScopedAdmin):
     """Drafts are edited; published and retired versions are read-only (use 新建草稿 to change them)."""
 
     list_display = ["name", "item_code", "version_no", "status", "published_at"]
@@ -104,7 +104,7 @@ class ItemVersionAdmin(ScopedAdmin):
     search_fields = ["name", "item__basic_code"]
     autocomplete_fields = ["item"]
     inlines = [MaterialInline, ApplicationFormInline, ReviewProcessInline]
-    actions = ["make_draft", "publish_versions", "retire_versions"]
+    version_service, version_parent = services, "item"
     readonly_fields = ["status_badge"]
     exclude = ["version_no"]
 
@@ -173,28 +173,6 @@ class ItemVersionAdmin(ScopedAdmin):
             else:  # the application form or the review process
                 services.save_definition(request.user, obj)
 
-    def _run(self, request, queryset, fn, done):
-        ok = 0
-        for version in queryset:
-            try:
-                fn(request.user, version)
-                ok += 1
-            except (DomainError, authz.PermissionDenied) as exc:
-                messages.error(request, f"{version}：{exc.message}")
-        if ok:
-            messages.success(request, f"{done} {ok} 个版本")
-
-    @admin.action(description="基于所选版本新建草稿")
-    def make_draft(self, request, queryset):
-        self._run(request, queryset, lambda u, v: services.create_draft(u, v.item, based_on=v), "已新建草稿")
-
-    @admin.action(description="发布所选草稿（原发布版本自动废止）")
-    def publish_versions(self, request, queryset):
-        self._run(request, queryset, services.publish, "已发布")
-
-    @admin.action(description="废止所选已发布版本")
-    def retire_versions(self, request, queryset):
-        self._run(request, queryset, services.retire, "已废止")
 
 
 class JointPartnerInline(admin.TabularInline):
