@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "tongban.applicants",
     "tongban.cases",
     "tongban.exchange",
+    "tongban.certificates",
+    "tongban.sharing",
     "tongban.cooperation",
     "tongban.bundles",
     "tongban.queueing",

@@ -110,6 +110,9 @@ class ItemVersion(models.Model):
     special_procedures = models.TextField("特别程序", blank=True, help_text="听证、专家评审、现场勘验、公示等")
     result_name = models.CharField("审批结果名称", max_length=200, blank=True)
     result_type = models.CharField("审批结果类型", max_length=40, blank=True, help_text="证照、批文、其他")
+    # Approval of a case of this version issues an electronic certificate of this type (电子证照).
+    certificate_type = models.ForeignKey("certificates.CertificateType", null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="item_versions", verbose_name="核发电子证照类型")
     result_sample = models.FileField("审批结果样本", upload_to="catalog/results/", blank=True)
     online_depth = models.CharField("网上办理深度", max_length=40, blank=True, help_text="如：全程网办（四级）")
     supports_appointment = models.BooleanField("支持预约", default=True)
