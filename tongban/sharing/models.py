@@ -204,3 +204,28 @@ class AccessLog(AppendOnly):
     class Meta:
         ordering = ["seq"]
         verbose_name = verbose_name_plural = "用证日志"
+
+
+class UsedEvidence(models.Model):
+    """A piece of evidence used in an application under a consent: a certificate (or an e-proof)
+    attached as a verified material, or data prefilled into the form. Shows the department that the
+    material came from the issuer and was verified when attached."""
+
+    MATERIAL, PREFILL = "material", "prefill"
+    USE_CHOICES = [(MATERIAL, "作为申请材料（免提交）"), (PREFILL, "预填申请表（免填写）")]
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="used_evidence", verbose_name="办件")
+    use = models.CharField("用途", max_length=10, choices=USE_CHOICES)
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="uses", verbose_name="同意凭据")
+    case_material = models.OneToOneField("cases.CaseMaterial", null=True, blank=True, on_delete=models.CASCADE, related_name="evidence", verbose_name="办件材料")
+    certificate = models.ForeignKey("certificates.Certificate", null=True, blank=True, on_delete=models.PROTECT, related_name="uses", verbose_name="电子证照")
+    identifier = models.CharField("证照标识", max_length=120, blank=True)
+    service_code = models.CharField("数据服务编码", max_length=40, blank=True)
+    fields = models.JSONField("预填的数据项", default=list, blank=True)
+    # The verification done when attaching: {"status": "valid", "key_id": …, "algorithm": …, "at": …}.
+    verification = models.JSONField("核验结果", default=dict, blank=True)
+    created_at = models.DateTimeField("使用时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+        verbose_name = verbose_name_plural = "免提交、免填写记录"

@@ -10,7 +10,7 @@ from django.db.models import Q
 from tongban.applicants.models import Applicant
 from tongban.core.authz import register
 
-from .models import AccessLog, BaseRecord, Consent, DataService, EvidenceRequest, ShareDemand, ShareGrant
+from .models import AccessLog, BaseRecord, Consent, DataService, EvidenceRequest, ShareDemand, ShareGrant, UsedEvidence
 
 STAFF = frozenset({"clerk", "approver", "catalog_admin", "supervisor", "platform_admin"})
 MANAGERS = frozenset({"catalog_admin", "platform_admin"})
@@ -36,3 +36,6 @@ register(ShareGrant, region="provider_region_path", department="service__provide
 register(Consent, region="case__region_path", department="case__department_id", read=OVERSIGHT, extra_read=_own_consent)
 register(EvidenceRequest, region="region_path", read=OVERSIGHT)
 register(AccessLog, region="region_path", read=OVERSIGHT, extra_read=_own_log)
+register(UsedEvidence, region="case__region_path", department="case__department_id", read=frozenset({"clerk", "approver", "supervisor", "platform_admin"}),
+         also_read=(("case__receiving_region_path", "case__receiving_department_id"),),
+         extra_read=lambda user: Q(case__applicant__user_id=user.pk))
