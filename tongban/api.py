@@ -157,10 +157,13 @@ def _register_routers():
     from tongban.cases.api import router as cases_router
     from tongban.catalog.api import router as catalog_router
     from tongban.catalog.api_lists import router as lists_router
+    from tongban.certificates.api_public import router as certificates_public_router
+    from tongban.certificates.api_staff import router as certificates_staff_router
     from tongban.core.api import router as calendar_router
     from tongban.directory.api import router as directory_router
     from tongban.evaluation.api import router as evaluation_router
     from tongban.inquiries.api import router as inquiries_router
+    from tongban.sharing.api import router as sharing_router
 
     api.add_router("/directory/", directory_router)
     api.add_router("/catalog/", catalog_router)
@@ -171,6 +174,9 @@ def _register_routers():
     api.add_router("/bundles/", bundles_router)
     api.add_router("/inquiries/", inquiries_router)
     api.add_router("/evaluations/", evaluation_router)
+    api.add_router("/certificates/", certificates_public_router)
+    api.add_router("/certificates/staff/", certificates_staff_router)
+    api.add_router("/sharing/", sharing_router)
 
 
 _register_routers()

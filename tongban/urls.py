@@ -32,6 +32,12 @@ urlpatterns = [
     path("my/inquiries/", include("tongban.inquiries.my_urls")),
     path("workbench/inquiries/", include("tongban.inquiries.workbench_urls")),
     path("cockpit/", include("tongban.supervision.urls")),
+    path("verify/", include("tongban.certificates.verify_urls")),
+    path("certificates/", include("tongban.certificates.public_urls")),
+    path("my/certificates/", include("tongban.certificates.my_urls")),
+    path("workbench/certificates/", include("tongban.certificates.workbench_urls")),
+    path("my/evidence/", include("tongban.sharing.my_urls")),
+    path("workbench/sharing/", include("tongban.sharing.workbench_urls")),
     path("", include("tongban.evaluation.urls")),
     path("", include("tongban.portal.urls")),
 ]

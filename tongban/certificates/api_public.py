@@ -1,0 +1,5 @@
+"""(filled in by its owner)"""
+
+from ninja import Router
+
+router = Router(tags=["电子证照（公开）"])
