@@ -124,6 +124,11 @@ class _Loader:
         from tongban.queueing.demo import load_queue_demo  # after the demo bundles: tickets name them
 
         load_queue_demo(self.created)
+        from tongban.certificates.demo import load_certificate_demo  # after the items and staff they name
+        from tongban.sharing.demo import load_sharing_demo  # after the certificate types it serves
+
+        self.accounts += load_certificate_demo(self.created)
+        self.accounts += load_sharing_demo(self.created)
         if self.created:
             summary = "载入演示数据：" + "，".join(f"{LABELS.get(k, k)}{v}" for k, v in self.created.items())
             audit.record(None, "demo.load", summary=summary, data=dict(self.created), object_type="demo", object_id="demo")
