@@ -7,4 +7,4 @@ class CertificatesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import scopes  # noqa: F401
+        from . import hooks, scopes  # noqa: F401

@@ -17,7 +17,9 @@ EDIT = frozenset({"catalog_admin", "platform_admin"})
 
 
 def _own(user):
-    return Q(holder_id__in=Applicant.objects.filter(user_id=user.pk).values("pk"))
+    # A legal person's agent reads the organisation's certificates (held under its credit code).
+    mine = Applicant.objects.filter(user_id=user.pk)
+    return Q(holder_id__in=mine.values("pk")) | Q(holder_code_type="统一社会信用代码", holder_code__in=mine.filter(kind="legal").values("credit_code"))
 
 
 def _own_event(user):
@@ -30,4 +32,5 @@ register(Certificate, region="region_path", department="issuer_id", read=STAFF, 
 register(CertificateEvent, region="certificate__region_path", department="certificate__issuer_id", read=STAFF, write=ISSUERS, extra_read=_own_event)
 register(PrintRecord, region="region_path", department="department_id", read=STAFF, write=frozenset({"clerk"}),
          also_read=(("certificate__region_path", "certificate__issuer_id"),), extra_read=_own_event)
-register(Presentation, region="certificate__region_path", department="certificate__issuer_id", read=frozenset(), extra_read=_own)
+register(Presentation, region="certificate__region_path", department="certificate__issuer_id", read=frozenset(),
+         extra_read=lambda user: Q(holder_id__in=Applicant.objects.filter(user_id=user.pk).values("pk")))

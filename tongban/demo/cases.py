@@ -39,6 +39,9 @@ def load_case_demo():
             rp.save()
             processes += 1
         applicants = [_applicant(spec) for spec in APPLICANTS]
+        from tongban.certificates.demo import issue_wallet  # 电子证照 in the demo wallets, once their holders exist
+
+        issue_wallet(applicants)
     cases = 0 if Case.objects.filter(applicant=applicants[0]).exists() else _cases(applicants[0])
     with transaction.atomic():
         cases += crossregion.load_window_cases(applicants[0])

@@ -66,7 +66,7 @@ def _sm2_z(public_key: bytes) -> bytes:
     return gmssl_pyx.sm3_hash((len(uid) * 8).to_bytes(2, "big") + uid + _SM2_CURVE + public_key)
 
 
-def _sm2_digest(public_key: bytes, data: bytes) -> bytes:
+def sm2_digest(public_key: bytes, data: bytes) -> bytes:
     """e = SM3(Z ‖ M): what sm2_sign hashes, with Z computed once per key (sm2_sign recomputes it and
     is ten times slower)."""
     return gmssl_pyx.sm3_hash(_sm2_z(public_key) + data)
@@ -133,7 +133,7 @@ class LocalKeySigner(Signer):
 
     def sign(self, data: bytes) -> bytes:
         if self.algorithm == SM2:
-            return gmssl_pyx.sm2_sign_sm3_digest(self._private, _sm2_digest(self._public, data))
+            return gmssl_pyx.sm2_sign_sm3_digest(self._private, sm2_digest(self._public, data))
         return self._ed.sign(data)
 
 
@@ -177,7 +177,7 @@ def verify(algorithm, public_key_hex, data, signature) -> bool:
         if algorithm == SM2:
             if len(signature) > 80:  # a DER SM2 signature is at most 72 bytes
                 return False
-            return bool(gmssl_pyx.sm2_verify_sm3_digest(public, _sm2_digest(public, bytes(data)), bytes(signature)))
+            return bool(gmssl_pyx.sm2_verify_sm3_digest(public, sm2_digest(public, bytes(data)), bytes(signature)))
         Ed25519PublicKey.from_public_bytes(public).verify(bytes(signature), bytes(data))
         return True
     except InvalidSignature:
