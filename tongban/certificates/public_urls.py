@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import public_views
+
+app_name = "certificates_public"
+
+urlpatterns = [
+    path("trust-list.json", public_views.trust_list, name="trust-list"),
+]

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import public_views
+
+app_name = "verify"
+
+urlpatterns = [
+    path("", public_views.verify, name="verify"),
+    path("p/<str:token>/", public_views.presentation, name="presentation"),
+]
