@@ -204,3 +204,12 @@ TONGBAN_EXCHANGE_MAX_SKEW_SECONDS = int(os.environ.get("TONGBAN_EXCHANGE_MAX_SKE
 # Parallel posts per receiver (streams are split between them); SQLite takes one writer at a time.
 TONGBAN_EXCHANGE_LANES = int(os.environ.get("TONGBAN_EXCHANGE_LANES", "1" if DATABASE_URL.startswith("sqlite") else "4"))
 TONGBAN_EXCHANGE_TIMEOUT_SECONDS = float(os.environ.get("TONGBAN_EXCHANGE_TIMEOUT_SECONDS", "30"))
+
+# Electronic certificates (tongban.certificates). Issuer keys are generated per department on first use and
+# stored encrypted under a key-encryption key (set TONGBAN_CERT_KEK in production; derived from the secret
+# key otherwise). TONGBAN_CERT_SIGNER: dotted path of a callable (department) -> Signer (signing server/HSM).
+TONGBAN_CERT_SIGNING = os.environ.get("TONGBAN_CERT_SIGNING", "sm2")  # sm2 (SM2/SM3) or ed25519
+TONGBAN_CERT_KEK = os.environ.get("TONGBAN_CERT_KEK", "")
+TONGBAN_CERT_SIGNER = os.environ.get("TONGBAN_CERT_SIGNER", "")
+TONGBAN_VERIFY_PER_HOUR = int(os.environ.get("TONGBAN_VERIFY_PER_HOUR", "600"))  # 公众验真次数/小时/IP
+TONGBAN_PRESENTATION_MINUTES = int(os.environ.get("TONGBAN_PRESENTATION_MINUTES", "5"))  # 亮证码有效期
