@@ -213,3 +213,5 @@ TONGBAN_CERT_KEK = os.environ.get("TONGBAN_CERT_KEK", "")
 TONGBAN_CERT_SIGNER = os.environ.get("TONGBAN_CERT_SIGNER", "")
 TONGBAN_VERIFY_PER_HOUR = int(os.environ.get("TONGBAN_VERIFY_PER_HOUR", "600"))  # 公众验真次数/小时/IP
 TONGBAN_PRESENTATION_MINUTES = int(os.environ.get("TONGBAN_PRESENTATION_MINUTES", "5"))  # 亮证码有效期
+TONGBAN_CONSENT_MINUTES = int(os.environ.get("TONGBAN_CONSENT_MINUTES", "30"))  # 用证授权（同意）有效期
+TONGBAN_EPROOF_PER_HOUR = int(os.environ.get("TONGBAN_EPROOF_PER_HOUR", "20"))  # 每人每小时开具电子证明次数

@@ -31,6 +31,10 @@ from .places import HALLS, PASSWORD, PLACES, REGIONAL, STAFF, UNITS, credit_code
 
 DEMO_NOTE = "演示数据"
 LABELS = {
+    "base_records": "基础数据",
+    "data_services": "共享数据服务",
+    "share_demands": "共享需求",
+    "share_grants": "共享授权",
     "items": "事项",
     "versions": "办事指南",
     "materials": "申请材料",

@@ -41,6 +41,7 @@ from tongban.catalog.formdef import TYPES
 from tongban.core import authz
 from tongban.core.authz import PermissionDenied
 from tongban.core.errors import DomainError
+from tongban.sharing import evidence, using
 
 from . import services as portal
 from .views import not_found
@@ -191,9 +192,14 @@ def delivery_choices(impl):
 def _material_rows(materials, case=None, committed=(), errors=None):
     errors = errors or {}
     current = {m.material_id: m for m in cases.current_materials(case)} if case is not None else {}
+    # 免提交: certificates the applicant may use instead of uploading, and those already used (a draft only).
+    draft = case is not None and case.status == S.DRAFT
+    offered, reused = (evidence.offers_by_material(case), using.reused_materials(case)) if draft else ({}, {})
+    requested = using.pending_requests(case) if draft else {}
     return [{
         "m": m, "input": f"material_{m.pk}", "id": f"material-{m.pk}", "current": current.get(m.pk),
         "committed": m.pk in committed, "can_defer": m.necessity == "required", "error": errors.get(m.pk, ""),
+        "offers": offered.get(m.pk, []), "reused": reused.get(m.pk), "requested": requested.get(m.pk),
     } for m in materials]
 
 
@@ -201,7 +207,7 @@ def _eligible(applicant, version):
     return applicant.applicant_type in [c.strip() for c in version.service_objects.split(",")]
 
 
-def _draft_context(request, impl, version, materials, case=None, posted=None, failure=None):
+def _draft_context(request, impl, version, materials, case=None, posted=None, failure=None, initial=None):
     fields = form_fields(version)
     if posted is not None and posted.commitments is not None:
         committed = set(posted.commitments)
@@ -211,7 +217,7 @@ def _draft_context(request, impl, version, materials, case=None, posted=None, fa
     delivery_address = posted.delivery_address if posted is not None and posted.delivery_address is not None else (case.delivery_address if case else "")
     return {
         "impl": impl, "version": version, "case": case, "failure": failure,
-        "fields": field_rows(fields, _form_values(case, fields, posted), failure.fields if failure else None),
+        "fields": field_rows(fields, {**(initial or {}), **_form_values(case, fields, posted)}, failure.fields if failure else None),
         "materials": _material_rows(materials, case, committed, failure.materials if failure else None),
         "delivery_choices": delivery_choices(impl), "delivery_method": delivery_method or delivery_choices(impl)[0][0],
         "delivery_address": delivery_address, "eligible": _eligible(request.applicant, version),
@@ -234,9 +240,12 @@ def apply(request, implementation_code):
     if "online" not in impl.get_modes_names():
         return not_found(request, "该事项在此地不支持全程网办，请按办事指南到办理地点申请")
     materials = found.materials
-    context = {"guide": found, "region_name": found.region_name}
+    # 免填写: initial values from the account, the applicant's certificates and base data (editable).
+    prefilled = using.prefill_details(request.applicant, version, impl.department)
+    context = {"guide": found, "region_name": found.region_name, "prefilled": _prefill_notes(version, prefilled)}
+    initial = {k: v for k, (v, _src) in prefilled.items()}
     if request.method == "GET":
-        return render(request, "portal/cases/apply.html", {**context, **_draft_context(request, impl, version, materials)})
+        return render(request, "portal/cases/apply.html", {**context, **_draft_context(request, impl, version, materials, initial=initial)})
     fields = form_fields(version)
     posted = _posted(request, fields, materials)
     try:
@@ -246,12 +255,19 @@ def apply(request, implementation_code):
             if posted.commitments:
                 cases.update_draft(request.user, case.pk, commitments=posted.commitments)
             _store_uploads(request.user, case.pk, posted.uploads)
+            using.record_prefill(request.applicant, case, prefilled)  # once, with the draft: what was prefilled and kept
     except (DomainError, PermissionDenied) as exc:
         failure = _failure(exc, fields)
         ctx = _draft_context(request, impl, version, materials, posted=posted, failure=failure)
         return render(request, "portal/cases/apply.html", {**context, **ctx}, status=failure.status)
     messages.success(request, "草稿已保存。请上传全部申请材料，确认无误后点击“提交申请”。")
     return redirect("portal:my-case", case.pk)
+
+
+def _prefill_notes(version, prefilled):
+    """[(field label, source label)] of the values taken from certificates and base data (not the account)."""
+    labels = {f["key"]: f["label"] for f in form_fields(version)}
+    return [(labels.get(k, k), src.label) for k, (_v, src) in prefilled.items() if src.kind != "account"]
 
 
 def _draft_page(request, case, posted=None, failure=None):

@@ -7,4 +7,6 @@ class SharingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import scopes  # noqa: F401
+        from . import exchange_evidence, scopes  # noqa: F401
+
+        exchange_evidence.register()  # the exchange's message handlers for cross-node evidence requests
