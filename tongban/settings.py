@@ -215,3 +215,5 @@ TONGBAN_VERIFY_PER_HOUR = int(os.environ.get("TONGBAN_VERIFY_PER_HOUR", "600")) 
 TONGBAN_PRESENTATION_MINUTES = int(os.environ.get("TONGBAN_PRESENTATION_MINUTES", "5"))  # 亮证码有效期
 TONGBAN_CONSENT_MINUTES = int(os.environ.get("TONGBAN_CONSENT_MINUTES", "30"))  # 用证授权（同意）有效期
 TONGBAN_EPROOF_PER_HOUR = int(os.environ.get("TONGBAN_EPROOF_PER_HOUR", "20"))  # 每人每小时开具电子证明次数
+TONGBAN_PEER_HTTP_TIMEOUT = float(os.environ.get("TONGBAN_PEER_HTTP_TIMEOUT", "3"))  # 对端节点名单与状态查询超时（秒）
+TONGBAN_PEER_TRUST_REFRESH_MINUTES = int(os.environ.get("TONGBAN_PEER_TRUST_REFRESH_MINUTES", "10"))  # 遇到未知签发密钥时刷新对端名单的间隔

@@ -28,7 +28,7 @@ class VerdictOut(Schema):
     message: str
     identifier: str = Field(description="被查验的证照标识（已知时）")
     newer_identifier: str = Field(description="已变更时：现行版本的证照标识")
-    fields: list[FieldOut] = Field(description="可公开的照面信息（姓名、证件号码已部分隐藏）")
+    fields: list[FieldOut] = Field(description="可公开的照面信息（姓名、证件号码已部分隐藏）；其他平台节点签发的证照另含“发证节点”")
 
 
 class VerifyIn(Schema):
@@ -135,12 +135,18 @@ def _verdict_out(verdict, with_fields=True):
     return out
 
 
-@router.get("/verify", response={200: VerdictOut, 422: Detail, 429: Detail}, summary="电子证照验真（按证照标识或二维码内容，无需登录）")
+CROSS_NODE = ("其他平台节点签发的证照：按该节点已验证签名的可信发证机构名单核验二维码签名，再向发证节点查询当前状态；发证节点暂时无法连接时"
+              "只给出签名层面的结果并注明。请求头 X-Tongban-Node（平台节点之间查询时使用）表示只按本节点记录答复、不再转问其他节点。")
+
+
+@router.get("/verify", response={200: VerdictOut, 422: Detail, 429: Detail}, summary="电子证照验真（按证照标识或二维码内容，无需登录）",
+            description=CROSS_NODE)
 def verify_get(request, identifier: str = "", qr: str = ""):
     return _verdict_out(verifying.public_verify(identifier=identifier, qr_text=qr, request_meta=request.META))
 
 
-@router.post("/verify", response={200: VerdictOut, 422: Detail, 429: Detail}, summary="电子证照验真（JSON：identifier 或 qr）")
+@router.post("/verify", response={200: VerdictOut, 422: Detail, 429: Detail}, summary="电子证照验真（JSON：identifier 或 qr）",
+             description=CROSS_NODE)
 def verify_post(request, payload: VerifyIn):
     return _verdict_out(verifying.public_verify(identifier=payload.identifier, qr_text=payload.qr, request_meta=request.META))
 

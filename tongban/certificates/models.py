@@ -212,3 +212,29 @@ class Presentation(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name = verbose_name_plural = "亮证记录"
+
+
+class PeerTrustList(models.Model):
+    """对端节点的可信发证机构名单: the signed list another platform node publishes, as last fetched.
+    Only a list whose signature verified with the peer's registered node key (`verified`) is used to
+    check certificates that node's issuers signed; a failed fetch keeps the last verified list and
+    records the error, a bad signature is stored untrusted."""
+
+    node_id = models.CharField("对端节点标识", max_length=64, unique=True)
+    node_name = models.CharField("对端节点名称", max_length=120, blank=True)
+    document = models.JSONField("名单内容", default=dict, blank=True)
+    signature = models.TextField("签名（十六进制）", blank=True)
+    key_id = models.CharField("节点密钥标识", max_length=64, blank=True)
+    algorithm = models.CharField("算法", max_length=12, blank=True)
+    version = models.BigIntegerField("名单版本", default=0)
+    verified = models.BooleanField("签名已验证", default=False)
+    fetched_at = models.DateTimeField("最近成功获取时间", null=True, blank=True)
+    checked_at = models.DateTimeField("最近尝试时间", null=True, blank=True)
+    error = models.TextField("最近错误", blank=True)
+
+    class Meta:
+        ordering = ["node_id"]
+        verbose_name = verbose_name_plural = "对端节点可信发证机构名单"
+
+    def __str__(self):
+        return f"{self.node_name or self.node_id}（{'已验证' if self.verified else '未验证'}）"

@@ -6,6 +6,11 @@ certificate before attaching it to an application). The signature is checked aga
 department's registered key before the status is read, so a record changed in the database is as
 forged as a QR code with one byte changed. Every verification is written to the hash-chained access
 log (用证日志) so that the holder can see who checked their certificate.
+
+A certificate issued on another platform node (its key is not ours) is checked against that node's
+verified trust list (`peers.py`) and its current status asked of that node; an identifier not found
+here is answered by the node whose list names its issuer. A request from another node is answered
+from local records only, so that nodes never ask each other in a loop.
 """
 
 import hashlib
@@ -220,23 +225,42 @@ def _answered_by(peer):
     return [("发证节点", peer.node_name or peer.node_id), ("发证机构", peer.department)]
 
 
+MAX_PEERS_ASKED = 3
+
+
+def _ask(candidates, identifier):
+    """(peer, answer) of the first candidate node that knows the certificate; else the last that
+    answered (it does not know it), or (first candidate, None) when none could be reached."""
+    from . import peers
+
+    answered = None
+    for peer in candidates[:MAX_PEERS_ASKED]:
+        try:
+            answer = peers.remote_status(peer, identifier)
+        except peers.PeerError:
+            continue
+        if answer["status"] != UNKNOWN:
+            return peer, answer
+        answered = (peer, answer)
+    return answered or (candidates[0], None)
+
+
 def _peer_identifier(identifier, issuer_code):
     """An identifier not found here: the node whose trust list names its issuer answers for it."""
     from . import peers
 
-    peer = peers.find_issuer(issuer_code)
-    if peer is None:
+    candidates = peers.find_issuers(issuer_code)
+    if not candidates:
         return _verdict(UNKNOWN, NOT_FOUND)
     head = {"id": identifier}
-    try:
-        answer = peers.remote_status(peer, identifier)
-    except peers.PeerError:
+    peer, answer = _ask(candidates, identifier)
+    if answer is None:
         message = (f"该证照的发证机构{peer.department}由{peer.node_name}登记；暂时无法连接发证节点查询，请稍后再查"
                    "（也可扫描证照上的二维码核验签名）")
         return Verdict(UNKNOWN, LABELS[UNKNOWN], message, None, head, _answered_by(peer))
     status = answer["status"]
     message = f"由发证节点{peer.node_name}答复：{answer['message'] or LABELS[status]}"
-    fields = [(k, v) for k, v in answer["fields"] if k not in ("发证节点",)] + [("发证节点", peer.node_name or peer.node_id)]
+    fields = [(k, v) for k, v in answer["fields"] if k != "发证节点"] + [("发证节点", peer.node_name or peer.node_id)]
     if status in (FORGED, UNTRUSTED_KEY):
         fields = [("发证节点", peer.node_name or peer.node_id)]
     return Verdict(status, LABELS[status], message, None, head, fields, answer["newer_identifier"])
@@ -247,9 +271,10 @@ def _peer_qr(head, head_bytes, signature):
     node's verified trust list, then ask that node for the current status."""
     from . import peers
 
-    peer = peers.find_key(head.get("k"))
-    if peer is None:
+    candidates = peers.find_keys(head.get("k"))
+    if not candidates:
         return None
+    peer = candidates[0]
     if peer.revoked:
         when = clean_date(peer.key.get("revoked_at"))
         return _verdict(UNTRUSTED_KEY, f"签名密钥已于{when}由{peer.node_name}吊销，其签发的证照不再可信，请向发证机构核实", head=head)
@@ -262,15 +287,17 @@ def _peer_qr(head, head_bytes, signature):
     issued, retired = clean_date(head.get("d")), clean_date(peer.key.get("valid_until"))
     if peer.key.get("status") == "retired" and issued and retired and issued > retired:
         return _verdict(UNTRUSTED_KEY, "签名密钥轮换之后不应再签发证照，请向发证机构核实", head=head)
+    # Only listings of the same key and issuer may answer for the status.
+    same = [c for c in candidates if c.credit_code == peer.credit_code and c.key.get("public_key") == peer.key.get("public_key")]
+    peer, answer = _ask(same, head["id"])
     origin = f"签名有效，由{peer.node_name}的{peer.department}签发"
-    try:
-        answer = peers.remote_status(peer, head["id"])
-    except peers.PeerError:
+    if answer is None:
         until = clean_date(head.get("u"))
         if until and until < timezone.localdate().isoformat():
             verdict = _verdict(EXPIRED, f"{origin}，但有效期已于{until}届满", head=head)
         else:
-            verdict = _verdict(VALID, f"{origin}；暂时无法连接发证节点确认是否吊销，请稍后再查", head=head)
+            # Not "valid": a client reading only the status must not take a possibly revoked certificate as good.
+            verdict = _verdict(UNKNOWN, f"{origin}；暂时无法连接发证节点确认是否吊销，请稍后再查", head=head)
             verdict.label = UNCONFIRMED_LABEL
         verdict.fields += _answered_by(peer) + [("状态确认", "未能连接发证节点，是否吊销尚未确认")]
         return verdict

@@ -143,7 +143,19 @@ def _check_release(p, er):
             return False, "发证密钥与本节点登记的不一致或已吊销"
         public, note = known.public_key, "发证密钥与本节点登记的一致"
     else:
-        public, note = str(key.get("public_key", "")), f"发证密钥由节点{er.provider_node}签名的消息提供（本节点未登记该密钥）"
+        from tongban.certificates import peers
+
+        # The provider's trust list (signed by its node, synced beforehand — no HTTP inside this
+        # transaction) names the issuer's keys: the offered key must be one of them.
+        listed = peers.find_keys(head.get("k"), refresh=False)
+        offered = str(key.get("public_key", "")).lower()
+        if listed:
+            first = listed[0]
+            if first.revoked or first.credit_code != head.get("i") or str(first.key.get("public_key", "")).lower() != offered:
+                return False, "发证密钥与提供方节点的可信发证机构名单不一致或已吊销"
+            public, note = offered, f"发证密钥与节点{first.node_name or first.node_id}的可信发证机构名单一致"
+        else:
+            public, note = offered, f"发证密钥由节点{er.provider_node}签名的消息提供（本节点尚未同步其可信发证机构名单）"
     try:
         signature = bytes.fromhex(str(p.get("signature", "")))
     except ValueError:
