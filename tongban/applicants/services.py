@@ -315,3 +315,18 @@ def applicant_at_window(kind, name, phone, id_number="", credit_code="", applica
         if found is None:
             raise Conflict("该单位已有其他经办人使用此手机号，请更换手机号") from None
         return found
+
+
+def identity_values(applicant):
+    """What the applicant record itself says, by form meaning (authoritative for identity): prefilled in
+    every application form."""
+    if applicant.kind == applicant.NATURAL:
+        values = {"applicant_name": applicant.name, "id_number": applicant.id_number}
+    else:
+        values = {"company_name": applicant.name, "credit_code": applicant.credit_code}
+        if applicant.agent_name:
+            values["applicant_name"] = applicant.agent_name
+        if applicant.agent_id_number:
+            values["id_number"] = applicant.agent_id_number
+    values["phone"] = applicant.phone
+    return {k: v for k, v in values.items() if v}

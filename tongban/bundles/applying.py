@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tongban.applicants.services import identity_values as _applicant_values
 from tongban.cases import events as case_events
 from tongban.cases import handling, paperwork
 from tongban.cases.intake import clean_fields, new_case
@@ -55,20 +56,6 @@ def _meanings(fields):
         if meaning and f.get("type") != "file":
             out[f["key"]] = meaning
     return out
-
-
-def _applicant_values(applicant):
-    """What the applicant record itself says, by meaning (authoritative for identity)."""
-    if applicant.kind == applicant.NATURAL:
-        values = {"applicant_name": applicant.name, "id_number": applicant.id_number}
-    else:
-        values = {"company_name": applicant.name, "credit_code": applicant.credit_code}
-        if applicant.agent_name:
-            values["applicant_name"] = applicant.agent_name
-        if applicant.agent_id_number:
-            values["id_number"] = applicant.agent_id_number
-    values["phone"] = applicant.phone
-    return {k: v for k, v in values.items() if v}
 
 
 def prefill(applicant, version):

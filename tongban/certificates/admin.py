@@ -9,6 +9,7 @@ from django.shortcuts import render
 from tongban.core import authz
 from tongban.core.admin_base import ReadOnlyAdmin, ScopedAdmin
 from tongban.core.errors import DomainError
+from tongban.exchange.admin import ReadOnly as ExchangeReadOnly
 
 from . import issuing, keys
 from .models import Certificate, CertificateEvent, CertificateType, IssuerKey, PeerTrustList, PrintRecord
@@ -119,28 +120,7 @@ class PrintRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PeerTrustList)
-class PeerTrustListAdmin(admin.ModelAdmin):
+class PeerTrustListAdmin(ExchangeReadOnly, admin.ModelAdmin):
     """Peers' trusted-issuer lists as last fetched (certificate_trust_sync): platform administrators only."""
 
     list_display = ["node_id", "node_name", "verified", "version", "fetched_at", "checked_at", "error"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in PeerTrustList._meta.fields]
-
-    def _platform(self, request):
-        return "platform_admin" in authz.roles_of(request.user)
-
-    def has_module_permission(self, request):
-        return self._platform(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._platform(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from tongban.applicants.services import identity_values as _identity
 from tongban.bundles.merging import meaning_of
 from tongban.bundles.merging import normalise as normalise_label
 from tongban.cases.intake import form_fields
@@ -178,19 +179,6 @@ class Source:
     certificate: object = None
     record: object = None
     service: object = None
-
-
-def _identity(applicant):
-    if applicant.kind == applicant.NATURAL:
-        values = {"applicant_name": applicant.name, "id_number": applicant.id_number}
-    else:
-        values = {"company_name": applicant.name, "credit_code": applicant.credit_code}
-        if applicant.agent_name:
-            values["applicant_name"] = applicant.agent_name
-        if applicant.agent_id_number:
-            values["id_number"] = applicant.agent_id_number
-    values["phone"] = applicant.phone
-    return {k: v for k, v in values.items() if v}
 
 
 def _candidates(applicant, department=None, item_code=""):
