@@ -92,10 +92,12 @@ def queries(region, start, end):
             province = cur.fetchone()[0]
     out = [
         (name, (lambda fn: lambda user: fn(user, f))(getattr(figures, name)))
-        for name in ("case_counts", "open_overdue", "handoffs", "ratings", "inquiries", "trend", "region_ranking",
-                     "department_ranking", "item_ranking")
+        for name in ("case_counts", "open_overdue", "handoffs", "ratings", "inquiries", "trend", "region_ranking")
         if hasattr(figures, name)
     ]  # fmt: skip
+    # As the cockpit page calls them: the top 20 departments and items.
+    out.append(("department_ranking", lambda user: figures.department_ranking(user, f, limit=20)))
+    out.append(("item_ranking", lambda user: figures.item_ranking(user, f, limit=20)))
     out.append(("flows (national)", lambda user: flows.flows(user, start, end)))
     out.append((f"flows (drill {province})", lambda user: flows.flows(user, start, end, province)))
     return out

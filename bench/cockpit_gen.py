@@ -6,14 +6,15 @@ skewed towards a few departments (as in bench/workbench_queue.py); cases submitt
 days; modes 全程网办 70 %, 异地代收代办 15 %, 多地联办 10 %, 一件事 5 %; the proxy and joint cases (25 %)
 received in another county anywhere in the country (hand-offs); statuses as in a running system (~88 %
 finished); one rating for every third finished case (5 levels, ~4 % bad, a rectification per bad
-rating, most done); one inquiry per 20 cases (portal / 12345, ~90 % replied). The daily summary table
-of the cockpit (`supervision_dailycasefigure`) is filled by one GROUP BY over the cases; its working
+rating, most done); one inquiry per 20 cases (portal / 12345, ~90 % replied). The cockpit's summary
+tables (daily, per region level, flows, open cases: tongban/supervision/summary.py) are filled by GROUP BYs
+over the cases; their working
 days are weekdays (no holiday calendar: the benchmark times queries, it does not check figures —
 tests/test_supervision_*.py do)."""
 
 import time
 
-GENERATOR = "cockpit/1"
+GENERATOR = "cockpit/2"
 ITEMS = [
     ("000199801000", "食品经营许可（新办）"),
     ("000799802000", "不动产转移登记"),
@@ -98,7 +99,7 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
     from tongban.directory.models import Department, Region
     from tongban.evaluation.models import Evaluation, Rectification
     from tongban.inquiries.models import Inquiry
-    from tongban.supervision.models import DailyCaseFigure
+    from tongban.supervision.models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RegionDayFigure
 
     t0 = time.perf_counter()
 
@@ -273,12 +274,13 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
         def local_day(col):
             return f"({col} AT TIME ZONE 'Asia/Shanghai')::date"
 
-        cur.execute(f"DELETE FROM {DailyCaseFigure._meta.db_table}")
+        for model in (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase):
+            cur.execute(f"DELETE FROM {model._meta.db_table}")
         cur.execute(
             f"""
-            INSERT INTO {DailyCaseFigure._meta.db_table} (day, region_path, region_code, department_id, item_id, mode, received,
+            INSERT INTO {DailyCaseFigure._meta.db_table} (day, region_path, region_code, department_id, item_id, mode, scopes, received,
                 accepted, concluded, concluded_on_time, work_days)
-            SELECT day, c.region_path, r.code, c.department_id, im.item_id, c.mode, sum(received), sum(accepted), sum(concluded),
+            SELECT day, c.region_path, r.code, c.department_id, im.item_id, c.mode, im.scopes, sum(received), sum(accepted), sum(concluded),
                    sum(on_time), sum(wd)
             FROM (
                 SELECT {local_day('submitted_at')} AS day, region_path, region_id, department_id, implementation_id, mode,
@@ -295,14 +297,65 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
                 FROM cases_case WHERE submitted_at IS NOT NULL AND concluded_at IS NOT NULL
             ) c
             JOIN directory_region r ON r.id = c.region_id JOIN catalog_implementation im ON im.id = c.implementation_id
-            GROUP BY day, c.region_path, r.code, c.department_id, im.item_id, c.mode
+            GROUP BY day, c.region_path, r.code, c.department_id, im.item_id, c.mode, im.scopes
             """
         )
         step(f"{cur.rowcount} daily summary rows")
+        # Per level of the region tree (summary.at_level: every path segment is 7 characters).
+        cur.execute(
+            f"""
+            INSERT INTO {RegionDayFigure._meta.db_table} (day, level, region_path, mode, scopes, received, accepted, concluded,
+                concluded_on_time, work_days)
+            SELECT day, lv, CASE WHEN length(region_path) > lv * 7 THEN left(region_path, lv * 7) ELSE region_path END, mode, scopes,
+                   sum(received), sum(accepted), sum(concluded), sum(concluded_on_time), sum(work_days)
+            FROM {DailyCaseFigure._meta.db_table} CROSS JOIN (VALUES (2), (3), (4)) AS l(lv)
+            GROUP BY 1, 2, 3, 4, 5
+            """
+        )
+        step(f"{cur.rowcount} region-level daily rows")
+        # Per department (its place) and per item (the county or higher place; the province), by day and by month.
+        cur.execute(
+            f"""
+            INSERT INTO {RankingFigure._meta.db_table} (grain, period, kind, key_id, region_path, received, accepted, concluded,
+                concluded_on_time, work_days)
+            SELECT g.grain, CASE WHEN g.grain = 'd' THEN day ELSE date_trunc('month', day)::date END,
+                   k.kind, CASE WHEN k.kind = 'd' THEN department_id ELSE item_id END,
+                   CASE WHEN k.kind = 'd' THEN region_path
+                        WHEN k.kind = 'i' AND length(region_path) > 28 THEN left(region_path, 28)
+                        WHEN k.kind = 'p' AND length(region_path) > 14 THEN left(region_path, 14) ELSE region_path END,
+                   sum(received), sum(accepted), sum(concluded), sum(concluded_on_time), sum(work_days)
+            FROM {DailyCaseFigure._meta.db_table} CROSS JOIN (VALUES ('d'), ('m')) AS g(grain) CROSS JOIN (VALUES ('d'), ('i'), ('p')) AS k(kind)
+            GROUP BY 1, 2, 3, 4, 5
+            """
+        )
+        step(f"{cur.rowcount} ranking rows")
+        cur.execute(
+            f"""
+            INSERT INTO {DailyFlowFigure._meta.db_table} (day, region_path, receiving_region_path, department_id, receiving_department_id,
+                item_id, mode, scopes, cases)
+            SELECT {local_day('c.submitted_at')}, c.region_path, c.receiving_region_path, c.department_id, coalesce(c.receiving_department_id, 0),
+                   im.item_id, c.mode, im.scopes, count(*)
+            FROM cases_case c JOIN catalog_implementation im ON im.id = c.implementation_id
+            WHERE c.submitted_at IS NOT NULL AND c.receiving_region_path <> '' AND c.receiving_region_path <> c.region_path
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+            """
+        )
+        step(f"{cur.rowcount} daily flow rows")
+        cur.execute(
+            f"""
+            INSERT INTO {OpenCase._meta.db_table} (case_id, region_path, department_id, item_id, mode, scopes, due_date, submitted_at)
+            SELECT c.id, c.region_path, c.department_id, im.item_id, c.mode, im.scopes, c.due_date, c.submitted_at
+            FROM cases_case c JOIN catalog_implementation im ON im.id = c.implementation_id
+            WHERE c.status IN ('submitted', 'supplement', 'accepted', 'under_review', 'special', 'approved', 'denied')
+              AND c.due_date IS NOT NULL AND c.submitted_at IS NOT NULL
+            """
+        )
+        step(f"{cur.rowcount} open cases with a due date")
     from tongban.supervision.models import FigureFreshness
-    from tongban.supervision.summary import FRESHNESS
+    from tongban.supervision.summary import FRESHNESS, FULL_REBUILD
 
     FigureFreshness.objects.update_or_create(name=FRESHNESS, defaults={"rebuilt_at": timezone.now(), "updated_at": timezone.now()})
+    FigureFreshness.objects.update_or_create(name=FULL_REBUILD, defaults={"rebuilt_at": timezone.now()})
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
     step("vacuumed and analyzed")

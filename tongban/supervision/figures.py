@@ -1,15 +1,16 @@
 """Cockpit figures over a filter: plain dicts, one function per figure family.
 
-Case counts (received, accepted, concluded, on time, working days) are sums over `DailyCaseFigure`;
-a scope filter (on the implementation) is not in the summary key, so it is answered from the cases
-directly. Overdue, hand-offs, ratings and inquiries are indexed queries on their own tables. Every
+Case counts (received, accepted, concluded, on time, working days) are sums over the summary tables
+(summary.py): `RegionDayFigure` (per level of the region tree) for totals, trends and region rankings,
+`DailyCaseFigure` when a department or item is involved; overdue from `OpenCase`, hand-offs from
+`DailyFlowFigure`; ratings and inquiries are indexed queries on their own (smaller) tables. Every
 queryset goes through `authz.filter_queryset`; the region filter keeps the competent subtree.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from tongban.cases.models import Case, Mode
@@ -19,8 +20,9 @@ from tongban.evaluation.models import Evaluation, Level, Rectification
 from tongban.inquiries.models import Inquiry, Satisfaction
 from tongban.inquiries.models import Status as InquiryStatus
 
-from .models import DailyCaseFigure
-from .summary import case_work_days
+from .models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RegionDayFigure
+from .scopes import READERS
+from .summary import ITEM_LEVEL, ITEM_PROVINCE_LEVEL, LEVELS, depth
 
 OPEN_STATUSES = ("submitted", "supplement", "accepted", "under_review", "special", "approved", "denied")
 GOOD_LEVELS = (Level.VERY_SATISFIED, Level.SATISFIED, Level.BASIC)
@@ -75,33 +77,48 @@ def _summary(user, f):
         qs = qs.filter(item_id=f.item_id)
     if f.mode:
         qs = qs.filter(mode=f.mode)
+    if f.scope:
+        qs = qs.filter(scopes__has=f.scope)
     return qs
 
 
-def _direct_counts(user, f, group=None):
-    """The same counts as the summary, straight from the cases (scope filter; tests)."""
-    lo, hi = f.bounds()
+def _rollup_root(user, f):
+    """The region whose subtree the user reads in full under the filter region, for the per-level
+    rollup (no department column): the filter region when an unrestricted grant covers it, else the one
+    grant below it when it is unrestricted. None (use the department-level table) otherwise."""
+    grants = [(p, d) for role, p, d in authz.grants(user) if role in READERS]
+    if any(f.region_path.startswith(p) for p, d in grants if d is None):
+        return f.region_path
+    below = [(p, d) for p, d in grants if p.startswith(f.region_path)]
+    if len(below) == 1 and below[0][1] is None:
+        return below[0][0]
+    return None
+
+
+def _rollup(user, f, by):
+    """Counts from RegionDayFigure (totals, per day, per child region), or None when it cannot answer."""
+    if f.department_id or f.item_id or by not in (None, "day", "region"):
+        return None
+    root = _rollup_root(user, f)
+    if root is None:
+        return None
+    level = max(depth(f.region_path) + (1 if by == "region" else 0), depth(root), LEVELS[0])
+    if level > LEVELS[-1]:
+        return None
+    qs = authz.filter_queryset(RegionDayFigure.objects.all(), user).filter(
+        level=level, region_path__startswith=root, day__gte=f.start, day__lte=f.end)
+    if f.mode:
+        qs = qs.filter(mode=f.mode)
+    if f.scope:
+        qs = qs.filter(scopes__has=f.scope)
+    column = {"region": "region_path", "day": "day"}.get(by)
+    rows = qs.values(column).annotate(**{k: Sum(k) for k in COUNTS}).order_by() if column else [qs.aggregate(**{k: Sum(k) for k in COUNTS})]
     out = {}
-    base = cases(user, f)
-
-    def slot(key):
-        return out.setdefault(key, dict.fromkeys(COUNTS, 0))
-
-    for c in base.filter(Q(submitted_at__gte=lo, submitted_at__lt=hi) | Q(accepted_at__gte=lo, accepted_at__lt=hi)
-                         | Q(concluded_at__gte=lo, concluded_at__lt=hi)).values(
-            "region_path", "department_id", "implementation__item_id", "submitted_at", "accepted_at", "concluded_at", "due_date"):
-        for field, name in (("submitted_at", "received"), ("accepted_at", "accepted"), ("concluded_at", "concluded")):
-            at = c[field]
-            if at is None or not (lo <= at < hi):
-                continue
-            day = timezone.localtime(at).date()
-            s = slot(group(c, day) if group else None)
-            s[name] += 1
-            if name == "concluded":
-                if c["due_date"] is not None and day <= c["due_date"]:
-                    s["concluded_on_time"] += 1
-                if c["accepted_at"]:
-                    s["work_days"] += case_work_days(c["accepted_at"], at)
+    for r in rows:
+        key = (child_path(r[column], f.region_path) if by == "region" else r[column]) if column else None
+        s = out.setdefault(key, dict.fromkeys(COUNTS, 0))
+        for k in COUNTS:
+            s[k] += r[k] or 0
     return out
 
 
@@ -113,13 +130,58 @@ def _finish(s):
     return s
 
 
+def split_period(start, end):
+    """(first whole month, last whole month or None, [(day from, day to)] of the partial months at the ends)."""
+    first = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    after = end + timedelta(days=1)
+    stop = after.replace(day=1)  # months before this one end inside the period
+    if first >= stop:
+        return None, None, [(start, end)]
+    edges = []
+    if start < first:
+        edges.append((start, first - timedelta(days=1)))
+    if stop <= end:
+        edges.append((stop, end))
+    last = (stop - timedelta(days=1)).replace(day=1)
+    return first, last, edges
+
+
+def _ranking(user, f, by):
+    """Department or item counts from RankingFigure (whole months + days at the ends), or None when the
+    filter needs dimensions it does not keep (mode, scope, another department or item)."""
+    if by not in ("department", "item") or f.mode or f.scope or f.department_id or f.item_id:
+        return None
+    root = _rollup_root(user, f)
+    if root is None or (by == "item" and depth(root) > ITEM_LEVEL):
+        return None
+    kind = RankingFigure.DEPARTMENT if by == "department" else RankingFigure.ITEM
+    if by == "item" and depth(root) <= ITEM_PROVINCE_LEVEL:
+        kind = RankingFigure.ITEM_PROVINCE  # a national or provincial ranking: one row per item and province
+    end = f.end
+    today = timezone.localdate()
+    if end >= today:  # nothing is counted after today: the current month's row is the month to date
+        end = max(end, (today.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1))
+    first, last, edges = split_period(f.start, end)
+    parts = ([Q(grain=RankingFigure.MONTH, period__gte=first, period__lte=last)] if first else []) + [
+        Q(grain=RankingFigure.DAY, period__gte=lo, period__lte=hi) for lo, hi in edges]
+    out = {}
+    # One query per part, each a range on the covering index (an OR of them would read the table).
+    for when in parts:
+        qs = authz.filter_queryset(RankingFigure.objects.all(), user).filter(when, kind=kind, region_path__startswith=root)
+        for r in qs.values("key_id").annotate(**{k: Sum(k) for k in COUNTS}).order_by():
+            s = out.setdefault(r["key_id"], dict.fromkeys(COUNTS, 0))
+            for k in COUNTS:
+                s[k] += r[k] or 0
+    return out
+
+
 def _grouped_counts(user, f, by):
     """by: 'region' (child of the filter region), 'department', 'item' or 'day' → {key: counts}."""
-    if f.scope:
-        def group(c, day):
-            return {"region": child_path(c["region_path"], f.region_path), "department": c["department_id"],
-                    "item": c["implementation__item_id"], "day": day}.get(by) if by else None
-        return _direct_counts(user, f, group)
+    rolled = _rollup(user, f, by)
+    if rolled is None:
+        rolled = _ranking(user, f, by)
+    if rolled is not None:
+        return rolled
     column = {"region": "region_path", "department": "department_id", "item": "item_id", "day": "day"}.get(by)
     qs = _summary(user, f)
     rows = qs.values(column).annotate(**{k: Sum(k) for k in COUNTS}).order_by() if column else [qs.aggregate(**{k: Sum(k) for k in COUNTS})]
@@ -143,10 +205,19 @@ def case_counts(user, f):
 
 
 def open_overdue(user, f, today=None):
-    """Cases still open past their due date (as of today), accepted in the period or before."""
+    """Cases still open past their due date (as of today), submitted before the period's end (OpenCase)."""
     today = today or timezone.localdate()
     _lo, hi = f.bounds()
-    return cases(user, f).filter(status__in=OPEN_STATUSES, due_date__lt=today, submitted_at__lt=hi).count()
+    qs = authz.filter_queryset(OpenCase.objects.all(), user).filter(region_path__startswith=f.region_path, due_date__lt=today, submitted_at__lt=hi)
+    if f.department_id:
+        qs = qs.filter(department_id=f.department_id)
+    if f.item_id:
+        qs = qs.filter(item_id=f.item_id)
+    if f.mode:
+        qs = qs.filter(mode=f.mode)
+    if f.scope:
+        qs = qs.filter(scopes__has=f.scope)
+    return qs.count()
 
 
 def case_counts_by(user, f, by):
@@ -155,14 +226,16 @@ def case_counts_by(user, f, by):
 
 
 def handoffs(user, f):
-    """Cross-region hand-offs submitted in the period: out (received here, competent elsewhere) and in
-    (competent here, received elsewhere), counted per partner region (province of the other side)."""
-    lo, hi = f.bounds()
-    base = authz.filter_queryset(Case.objects.all(), user).filter(submitted_at__gte=lo, submitted_at__lt=hi).exclude(receiving_region_path="")
+    """Cross-region hand-offs submitted in the period (DailyFlowFigure): out (received here, competent
+    elsewhere) and in (competent here, received elsewhere), counted per partner region (province of the
+    other side). Mode and scope filters apply (every hand-off is a case with both)."""
+    base = authz.filter_queryset(DailyFlowFigure.objects.all(), user).filter(day__gte=f.start, day__lte=f.end)
     if f.mode:
         base = base.filter(mode=f.mode)
     if f.item_id:
-        base = base.filter(implementation__item_id=f.item_id)
+        base = base.filter(item_id=f.item_id)
+    if f.scope:
+        base = base.filter(scopes__has=f.scope)
     p = f.region_path
     out_qs = base.filter(receiving_region_path__startswith=p).exclude(region_path__startswith=p)
     in_qs = base.filter(region_path__startswith=p).exclude(receiving_region_path__startswith=p)
@@ -172,7 +245,7 @@ def handoffs(user, f):
 
     def per_partner(qs, column):
         result = {}
-        for path, n in qs.values_list(column).annotate(n=Count("id")).order_by():
+        for path, n in qs.values_list(column).annotate(n=Sum("cases")).order_by():
             key = child_path(path, "000000/")
             result[key] = result.get(key, 0) + n
         return result
@@ -181,8 +254,48 @@ def handoffs(user, f):
     return {"out": sum(out_by.values()), "in": sum(in_by.values()), "out_by_partner": out_by, "in_by_partner": in_by}
 
 
-def ratings(user, f):
-    """Satisfaction over counted initial ratings (appeals upheld excluded), bad ratings and rectification."""
+def _case_dimensions(qs, f, case_prefix, scope_lookup):
+    """Mode and scope filters on ratings and inquiries: only rows tied to a case (mode) or to an
+    implementation (scope) carry them. Returns (filtered qs, number of rows left out because they
+    carry no such dimension — shown on the page as 不区分通办范围/业务模式)."""
+    if not (f.mode or f.scope):
+        return qs, 0
+    missing = Q()
+    filtered = qs
+    if f.mode:
+        filtered = filtered.filter(**{f"{case_prefix}mode": f.mode})
+        missing |= Q(**{f"{case_prefix}isnull": True})
+    if f.scope:
+        filtered = filtered.filter(**{f"{scope_lookup}__has": f.scope})
+        missing |= Q(**{f"{scope_lookup}__isnull": True})
+    return filtered, qs.filter(missing).count()
+
+
+def _group_key(by, f):
+    if by == "region":
+        return "region_path", lambda v: child_path(v, f.region_path)
+    if by == "department":
+        return "department_id", lambda v: v
+    return None, lambda v: None
+
+
+def _rating_q(f, prefix=""):
+    """The period/place/dimension conditions on ratings (prefix: the path to the rating, e.g. from a rectification)."""
+    lo, hi = f.bounds()
+    q = Q(**{f"{prefix}region_path__startswith": f.region_path, f"{prefix}created_at__gte": lo, f"{prefix}created_at__lt": hi,
+             f"{prefix}kind": Evaluation.INITIAL})
+    if f.department_id:
+        q &= Q(**{f"{prefix}department_id": f.department_id})
+    if f.item_id:
+        q &= Q(**{f"{prefix}implementation__item_id": f.item_id})
+    if f.mode:
+        q &= Q(**{f"{prefix}case__mode": f.mode})
+    if f.scope:
+        q &= Q(**{f"{prefix}implementation__scopes__has": f.scope})
+    return q
+
+
+def _rating_rows(user, f):
     lo, hi = f.bounds()
     qs = authz.filter_queryset(Evaluation.objects.all(), user).filter(
         region_path__startswith=f.region_path, created_at__gte=lo, created_at__lt=hi, kind=Evaluation.INITIAL)
@@ -190,40 +303,102 @@ def ratings(user, f):
         qs = qs.filter(department_id=f.department_id)
     if f.item_id:
         qs = qs.filter(implementation__item_id=f.item_id)
-    if f.mode:
-        qs = qs.filter(case__mode=f.mode)
-    counted = qs.filter(status=Evaluation.COUNTED)
-    agg = counted.aggregate(total=Count("id"), good=Count("id", filter=Q(level__in=GOOD_LEVELS)),
-                            bad=Count("id", filter=Q(level__in=(Level.DISSATISFIED, Level.VERY_DISSATISFIED))))
-    rect = authz.filter_queryset(Rectification.objects.all(), user).filter(evaluation__in=qs.values("pk"))
-    r = rect.aggregate(total=Count("id"), done=Count("id", filter=Q(status=Rectification.DONE)),
-                       excluded=Count("id", filter=Q(status=Rectification.EXCLUDED)))
-    due = r["total"] - r["excluded"]
-    return {
-        "ratings": agg["total"], "satisfied": agg["good"], "bad": agg["bad"],
-        "satisfaction_rate": round(agg["good"] / agg["total"], 4) if agg["total"] else None,
-        "rectifications": r["total"], "rectified": r["done"], "appeals_upheld": r["excluded"],
-        "rectification_rate": round(r["done"] / due, 4) if due else None,
-    }
+    # A window rating without a case has no mode; the scope comes from the implementation rated.
+    return _case_dimensions(qs, f, "case__", "implementation__scopes")
 
 
-def inquiries(user, f):
-    """咨询投诉建议 received in the period: replied, replied on time, overdue, satisfaction with the reply."""
+def ratings_by(user, f, by=None):
+    """Satisfaction over counted initial ratings (appeals upheld excluded), bad ratings and rectification,
+    grouped by 'region' (child of the filter region), 'department' or None (one group)."""
+    qs, unattributed = _rating_rows(user, f)
+    column, key = _group_key(by, f)
+    out = {}
+
+    def slot(k):
+        return out.setdefault(k, {"ratings": 0, "satisfied": 0, "bad": 0, "rectifications": 0, "rectified": 0, "appeals_upheld": 0})
+
+    counted = qs.filter(status=Evaluation.COUNTED).order_by()
+    counted = counted.values(column) if column else counted.values()
+    agg = {"total": Count("id"), "good": Count("id", filter=Q(level__in=GOOD_LEVELS)),
+           "bad": Count("id", filter=Q(level__in=(Level.DISSATISFIED, Level.VERY_DISSATISFIED)))}
+    rows = counted.annotate(**agg) if column else [qs.filter(status=Evaluation.COUNTED).aggregate(**agg)]
+    for r in rows:
+        s = slot(key(r[column]) if column else None)
+        s["ratings"] += r["total"]
+        s["satisfied"] += r["good"]
+        s["bad"] += r["bad"]
+    # The same conditions through the join (one index lookup per rectification), not an IN over every rating.
+    rect = authz.filter_queryset(Rectification.objects.all(), user).filter(_rating_q(f, "evaluation__")).order_by()
+    ragg = {"total": Count("id"), "done": Count("id", filter=Q(status=Rectification.DONE)),
+            "excluded": Count("id", filter=Q(status=Rectification.EXCLUDED))}
+    rcol = {"region_path": "evaluation__region_path", "department_id": "evaluation__department_id"}.get(column)
+    rrows = rect.values(rcol).annotate(**ragg) if rcol else [rect.aggregate(**ragg)]
+    for r in rrows:
+        s = slot(key(r[rcol]) if rcol else None)
+        s["rectifications"] += r["total"]
+        s["rectified"] += r["done"]
+        s["appeals_upheld"] += r["excluded"]
+    for s in out.values():
+        due = s["rectifications"] - s["appeals_upheld"]
+        s["satisfaction_rate"] = round(s["satisfied"] / s["ratings"], 4) if s["ratings"] else None
+        s["rectification_rate"] = round(s["rectified"] / due, 4) if due else None
+        s["unattributed"] = unattributed if not column else 0
+    return out
+
+
+def ratings(user, f):
+    empty = {"ratings": 0, "satisfied": 0, "bad": 0, "rectifications": 0, "rectified": 0, "appeals_upheld": 0,
+             "satisfaction_rate": None, "rectification_rate": None}
+    got = ratings_by(user, f).get(None)
+    if got is None:
+        got = {**empty, "unattributed": _rating_rows(user, f)[1]}
+    return got
+
+
+def _inquiry_rows(user, f):
     lo, hi = f.bounds()
     qs = authz.filter_queryset(Inquiry.objects.all(), user).filter(region_path__startswith=f.region_path, submitted_at__gte=lo, submitted_at__lt=hi)
     if f.department_id:
         qs = qs.filter(department_id=f.department_id)
     if f.item_id:
         qs = qs.filter(item_id=f.item_id)
+    # An inquiry not about a case has neither mode nor scope.
+    return _case_dimensions(qs, f, "case__", "case__implementation__scopes")
+
+
+def inquiries_by(user, f, by=None):
+    """咨询投诉建议 received in the period: replied, replied on time, overdue, satisfaction with the reply."""
+    qs, unattributed = _inquiry_rows(user, f)
+    column, key = _group_key(by, f)
     today = timezone.localdate()
-    rows = list(qs.values("replied_at", "due_date", "status", "satisfaction"))
-    replied = [r for r in rows if r["replied_at"]]
-    on_time = sum(1 for r in replied if timezone.localtime(r["replied_at"]).date() <= r["due_date"])
-    rated = [r for r in rows if r["satisfaction"]]
-    good = sum(1 for r in rated if r["satisfaction"] in (Satisfaction.SATISFIED, Satisfaction.BASIC))
-    overdue = sum(1 for r in rows if (not r["replied_at"] and r["due_date"] < today) or r["status"] == InquiryStatus.ESCALATED)
-    return {"received": len(rows), "replied": len(replied), "replied_on_time": on_time, "overdue": overdue,
-            "rated": len(rated), "satisfied": good, "satisfaction_rate": round(good / len(rated), 4) if rated else None}
+    agg = {
+        "received": Count("id"), "replied": Count("id", filter=Q(replied_at__isnull=False)),
+        "replied_on_time": Count("id", filter=Q(replied_at__date__lte=F("due_date"))),
+        "overdue": Count("id", filter=Q(replied_at__isnull=True, due_date__lt=today) | Q(status=InquiryStatus.ESCALATED)),
+        "rated": Count("id", filter=~Q(satisfaction="")),
+        "satisfied": Count("id", filter=Q(satisfaction__in=(Satisfaction.SATISFIED, Satisfaction.BASIC))),
+    }
+    rows = qs.values(column).annotate(**agg).order_by() if column else [qs.aggregate(**agg)]
+    out = {}
+    for r in rows:
+        if not r["received"]:
+            continue
+        s = out.setdefault(key(r[column]) if column else None, dict.fromkeys(agg, 0))
+        for k in agg:
+            s[k] += r[k]
+    for s in out.values():
+        s["satisfaction_rate"] = round(s["satisfied"] / s["rated"], 4) if s["rated"] else None
+        s["on_time_rate"] = round(s["replied_on_time"] / s["received"], 4) if s["received"] else None
+        s["unattributed"] = unattributed if not column else 0
+    return out
+
+
+def inquiries(user, f):
+    got = inquiries_by(user, f).get(None)
+    if got is None:
+        got = {"received": 0, "replied": 0, "replied_on_time": 0, "overdue": 0, "rated": 0, "satisfied": 0,
+               "satisfaction_rate": None, "on_time_rate": None, "unattributed": _inquiry_rows(user, f)[1]}
+    return got
 
 
 def trend(user, f):
@@ -245,22 +420,29 @@ def region_ranking(user, f):
     return sorted(rows, key=lambda r: (-(r["on_time_rate"] or 0), -r["received"]))
 
 
-def department_ranking(user, f):
+def _named_ranking(raw, model, limit):
+    """Rows with names, most received first; names are looked up only for the rows returned."""
+    order = sorted(((k, v) for k, v in raw.items() if k), key=lambda kv: -kv[1]["received"])
+    if limit is not None:
+        # Ties at the cut are kept in name order below, so take all rows tied with the last one.
+        if len(order) > limit:
+            cut = order[limit - 1][1]["received"]
+            order = [kv for kv in order if kv[1]["received"] >= cut]
+    names = dict(model.objects.filter(pk__in=[k for k, _v in order]).values_list("pk", "name"))
+    rows = sorted(({"id": k, "name": names.get(k, str(k)), **v} for k, v in order), key=lambda r: (-r["received"], r["name"]))
+    return rows[:limit] if limit is not None else rows
+
+
+def department_ranking(user, f, limit=None):
     from tongban.directory.models import Department
 
-    raw = case_counts_by(user, f, "department")
-    names = dict(Department.objects.filter(pk__in=[k for k in raw if k]).values_list("pk", "name"))
-    return sorted(({"id": k, "name": names.get(k, str(k)), **v} for k, v in raw.items() if k),
-                  key=lambda r: (-r["received"], r["name"]))
+    return _named_ranking(case_counts_by(user, f, "department"), Department, limit)
 
 
-def item_ranking(user, f):
+def item_ranking(user, f, limit=None):
     from tongban.catalog.models import Item
 
-    raw = case_counts_by(user, f, "item")
-    names = dict(Item.objects.filter(pk__in=[k for k in raw if k]).values_list("pk", "name"))
-    return sorted(({"id": k, "name": names.get(k, str(k)), **v} for k, v in raw.items() if k),
-                  key=lambda r: (-r["received"], r["name"]))
+    return _named_ranking(case_counts_by(user, f, "item"), Item, limit)
 
 
 def overview(user, f):

@@ -1,5 +1,6 @@
 """Cross-region flows (跨域流转): cases received in one region (receiving_region_path) and handled by
-the competent department in another (region_path), counted per pair of regions over a period.
+the competent department in another (region_path), counted per pair of regions over a period — from
+the flows summary (summary.py keeps it with each submission), not from the cases.
 
 Nationally both ends are counted per province; drilling into a region counts the ends inside it one
 level below it (province → prefecture → county) and the ends outside it per province. Every count
@@ -10,16 +11,16 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Case as CaseWhen
-from django.db.models import Count, F, Q, Value, When
+from django.db.models import Q, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf, Substr
 from django.utils import timezone
 
-from tongban.cases.models import Case
 from tongban.core import authz
 from tongban.core.errors import DomainError
 from tongban.directory.models import ROOT_CODE, Region
 
 from . import geo
+from .models import DailyFlowFigure
 
 SEGMENT = 7  # "370000/": every code in a path is six digits and a slash
 LEVEL_BELOW = {Region.NATIONAL: "province", Region.PROVINCE: "prefecture", Region.PREFECTURE: "county"}
@@ -56,14 +57,13 @@ def scope_region(code):
 
 
 def flow_queryset(user, start=None, end=None, region=None):
-    """Submitted cross-region cases in the period the user may read (touching `region` if given)."""
-    qs = Case.objects.filter(submitted_at__isnull=False).exclude(receiving_region_path="")
-    qs = qs.exclude(receiving_region_path=F("region_path"))
-    lo, hi = period_bounds(start, end)
-    if lo:
-        qs = qs.filter(submitted_at__gte=lo)
-    if hi:
-        qs = qs.filter(submitted_at__lt=hi)
+    """Rows of the flows summary (DailyFlowFigure: submitted cross-region cases per day and pair of
+    places) in the period that the user may read (touching `region` if given); count with Sum("cases")."""
+    qs = DailyFlowFigure.objects.all()
+    if start:
+        qs = qs.filter(day__gte=start)
+    if end:
+        qs = qs.filter(day__lte=end)
     if region is not None:
         qs = qs.filter(Q(region_path__startswith=region.path) | Q(receiving_region_path__startswith=region.path))
     return authz.filter_queryset(qs, user)
@@ -87,7 +87,7 @@ def flows(user, start=None, end=None, region_code=None):
         flow_queryset(user, start, end, region)
         .annotate(src=_end_key("receiving_region_path", region), dst=_end_key("region_path", region))
         .values("src", "dst")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("cases"))
         .order_by()
     )
     result = sorted((Flow(r["src"], r["dst"], r["n"]) for r in rows), key=lambda f: (-f.count, f.source, f.target))

@@ -1,19 +1,33 @@
-"""Keeping `DailyCaseFigure` up to date: incremental bumps per case step and a full rebuild."""
+"""Keeping the cockpit's summary tables up to date: incremental bumps per case step (in the step's
+transaction), a full rebuild, and a periodic rebuild of recent days for what arrives without a step
+here (replicated conclusions from other nodes, imports, corrections).
+
+Tables: `DailyCaseFigure` (day × place × department × item × mode × scopes), `RegionDayFigure` (the same
+per level of the region tree, without department and item), `RankingFigure` (per department and per
+item, by day and by month), `DailyFlowFigure` (cross-region cases per day and pair of places), `OpenCase`
+(open cases with a due date, for the overdue count).
+"""
 
 import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from tongban.cases.models import Case
 from tongban.core.workdays import working_days_between
 
-from .models import DailyCaseFigure, FigureFreshness
+from .models import DailyCaseFigure, DailyFlowFigure, FigureFreshness, OpenCase, RankingFigure, RegionDayFigure
 
 FRESHNESS = "daily_case_figure"
+FULL_REBUILD = "rollups_v2"  # set by a full rebuild: the tables of this version were built from all the cases
 FRESHNESS_GRAIN = datetime.timedelta(minutes=1)
 RECEIVED_ACTIONS = frozenset({"submit", "forward"})
+COUNT_FIELDS = ("received", "accepted", "concluded", "concluded_on_time", "work_days")
+OPEN_STATUSES = ("submitted", "supplement", "accepted", "under_review", "special", "approved", "denied")
+LEVELS = (2, 3, 4)  # province, prefecture, county: path segments
+ITEM_LEVEL = 4  # item rankings are kept per county (or higher place)
+ITEM_PROVINCE_LEVEL = 2  # and per province, for national and provincial rankings
 
 
 def _local_day(dt):
@@ -28,22 +42,74 @@ def case_work_days(accepted_at, concluded_at):
     return max(0, working_days_between(a, b).value)
 
 
-def _key(case, day):
-    return {"day": day, "region_path": case.region_path, "department_id": case.department_id,
-            "item_id": case.implementation.item_id, "mode": case.mode}
+def at_level(path, level):
+    """The ancestor of `path` with `level` segments (the path itself when it is not that deep)."""
+    parts = path.split("/")[:-1]
+    return "/".join(parts[:level]) + "/" if len(parts) > level else path
 
 
-def _bump(case, day, **inc):
-    key = _key(case, day)
-    updated = DailyCaseFigure.objects.filter(**key).update(**{k: F(k) + v for k, v in inc.items()})
+def depth(path):
+    return path.count("/")
+
+
+def month_of(day):
+    return day.replace(day=1)
+
+
+def ranking_keys(day, department_id, item_id, region_path):
+    """The RankingFigure keys one case event adds to: its department and its item, by day and by month."""
+    place = at_level(region_path, ITEM_LEVEL)
+    for grain, period in ((RankingFigure.DAY, day), (RankingFigure.MONTH, month_of(day))):
+        yield {"grain": grain, "period": period, "kind": RankingFigure.DEPARTMENT, "key_id": department_id, "region_path": region_path}
+        yield {"grain": grain, "period": period, "kind": RankingFigure.ITEM, "key_id": item_id, "region_path": place}
+        yield {"grain": grain, "period": period, "kind": RankingFigure.ITEM_PROVINCE, "key_id": item_id,
+               "region_path": at_level(region_path, ITEM_PROVINCE_LEVEL)}
+
+
+def _upsert(model, key, inc, extra=None):
+    updated = model.objects.filter(**key).update(**{k: F(k) + v for k, v in inc.items()})
     if not updated:
         # Concurrent first writers of the same key: the unique key makes one retry as an UPDATE.
         try:
             with transaction.atomic():
-                DailyCaseFigure.objects.create(region_code=case.region.code, **key, **inc)
+                model.objects.create(**key, **(extra or {}), **inc)
         except IntegrityError:  # the race: the row now exists
-            DailyCaseFigure.objects.filter(**key).update(**{k: F(k) + v for k, v in inc.items()})
+            model.objects.filter(**key).update(**{k: F(k) + v for k, v in inc.items()})
+
+
+def _scopes(case):
+    return case.implementation.scopes or 0
+
+
+def _bump(case, day, **inc):
+    scopes = _scopes(case)
+    key = {"day": day, "region_path": case.region_path, "department_id": case.department_id,
+           "item_id": case.implementation.item_id, "mode": case.mode, "scopes": scopes}
+    _upsert(DailyCaseFigure, key, inc, {"region_code": case.region.code})
+    for level in LEVELS:
+        _upsert(RegionDayFigure, {"day": day, "level": level, "region_path": at_level(case.region_path, level), "mode": case.mode,
+                                  "scopes": scopes}, inc)
+    for rkey in ranking_keys(day, case.department_id, case.implementation.item_id, case.region_path):
+        _upsert(RankingFigure, rkey, inc)
     _touch()
+
+
+def _flow(case, day):
+    if not case.receiving_region_path or case.receiving_region_path == case.region_path:
+        return
+    _upsert(DailyFlowFigure, {"day": day, "region_path": case.region_path, "receiving_region_path": case.receiving_region_path,
+                              "department_id": case.department_id, "receiving_department_id": case.receiving_department_id or 0,
+                              "item_id": case.implementation.item_id, "mode": case.mode, "scopes": _scopes(case)}, {"cases": 1})
+
+
+def sync_open(case):
+    """The case's row in OpenCase: present while it is open with a due date, with its current deadline."""
+    if case.status in OPEN_STATUSES and case.due_date is not None and case.submitted_at is not None:
+        OpenCase.objects.update_or_create(case_id=case.pk, defaults={
+            "region_path": case.region_path, "department_id": case.department_id, "item_id": case.implementation.item_id,
+            "mode": case.mode, "scopes": _scopes(case), "due_date": case.due_date, "submitted_at": case.submitted_at})
+    else:
+        OpenCase.objects.filter(case_id=case.pk).delete()
 
 
 def _touch():
@@ -63,46 +129,105 @@ def _touch():
 def on_step(case, action):
     """Called inside the step's transaction (handling.perform holds the case row lock)."""
     if action in RECEIVED_ACTIONS and case.submitted_at:
-        _bump(case, _local_day(case.submitted_at), received=1)
+        day = _local_day(case.submitted_at)
+        _bump(case, day, received=1)
+        _flow(case, day)
     elif action == "accept" and case.accepted_at:
         _bump(case, _local_day(case.accepted_at), accepted=1)
     elif action == "conclude" and case.concluded_at:
         on_time = int(case.due_date is not None and _local_day(case.concluded_at) <= case.due_date)
         days = case_work_days(case.accepted_at, case.concluded_at) if case.accepted_at else 0
         _bump(case, _local_day(case.concluded_at), concluded=1, concluded_on_time=on_time, work_days=days)
+    sync_open(case)
 
 
-def rebuild():
-    """Recompute the whole table from the cases (run after imports, replication or any doubt)."""
-    rows = {}
+def rebuild(since=None):
+    """Recompute the summaries from the cases: everything, or (since=a date) the rows of that day and
+    later — what the periodic task runs for figures that arrived without a step on this node."""
+    daily, regional, flows, ranked = {}, {}, {}, {}
+    lo = None
+    if since is not None:
+        lo = datetime.datetime.combine(since, datetime.time.min, tzinfo=timezone.get_current_timezone())
 
-    def row(case, day):
-        k = (day, case["region_path"], case["department_id"], case["implementation__item_id"], case["mode"])
-        if k not in rows:
-            rows[k] = DailyCaseFigure(day=day, region_path=k[1], region_code=case["region__code"], department_id=k[2],
-                                      item_id=k[3], mode=k[4])
-        return rows[k]
+    def add(c, day, **inc):
+        if since is not None and day < since:
+            return
+        k = (day, c["region_path"], c["department_id"], c["implementation__item_id"], c["mode"], c["implementation__scopes"] or 0)
+        row = daily.get(k)
+        if row is None:
+            row = daily[k] = DailyCaseFigure(day=day, region_path=k[1], region_code=c["region__code"], department_id=k[2], item_id=k[3],
+                                             mode=k[4], scopes=k[5])
+        for level in LEVELS:
+            rk = (day, level, at_level(c["region_path"], level), c["mode"], k[5])
+            if rk not in regional:
+                regional[rk] = RegionDayFigure(day=day, level=level, region_path=rk[2], mode=rk[3], scopes=rk[4])
+            for name, v in inc.items():
+                setattr(regional[rk], name, getattr(regional[rk], name) + v)
+        for rkey in ranking_keys(day, k[2], k[3], k[1]):
+            if since is not None and rkey["period"] < since:
+                continue  # a month row that starts before the window: recomputed below from the day rows
+            t = tuple(rkey.values())
+            if t not in ranked:
+                ranked[t] = RankingFigure(**rkey)
+            for name, v in inc.items():
+                setattr(ranked[t], name, getattr(ranked[t], name) + v)
+        for name, v in inc.items():
+            setattr(row, name, getattr(row, name) + v)
 
-    fields = ("region_path", "region__code", "department_id", "implementation__item_id", "mode", "submitted_at",
-              "accepted_at", "concluded_at", "due_date")
-    qs = Case.objects.filter(submitted_at__isnull=False).values(*fields).order_by()
-    for c in qs.iterator(chunk_size=5000):
-        row(c, _local_day(c["submitted_at"])).received += 1
+    fields = ("region_path", "region__code", "department_id", "implementation__item_id", "implementation__scopes", "mode", "submitted_at",
+              "accepted_at", "concluded_at", "due_date", "receiving_region_path", "receiving_department_id")
+    qs = Case.objects.filter(submitted_at__isnull=False)
+    if lo is not None:
+        qs = qs.filter(Q(submitted_at__gte=lo) | Q(accepted_at__gte=lo) | Q(concluded_at__gte=lo))
+    for c in qs.values(*fields).order_by().iterator(chunk_size=5000):
+        day = _local_day(c["submitted_at"])
+        add(c, day, received=1)
+        if c["receiving_region_path"] and c["receiving_region_path"] != c["region_path"] and (since is None or day >= since):
+            fk = (day, c["region_path"], c["receiving_region_path"], c["department_id"], c["receiving_department_id"] or 0,
+                  c["implementation__item_id"], c["mode"], c["implementation__scopes"] or 0)
+            if fk not in flows:
+                flows[fk] = DailyFlowFigure(day=day, region_path=fk[1], receiving_region_path=fk[2], department_id=fk[3],
+                                            receiving_department_id=fk[4], item_id=fk[5], mode=fk[6], scopes=fk[7])
+            flows[fk].cases += 1
         if c["accepted_at"]:
-            row(c, _local_day(c["accepted_at"])).accepted += 1
+            add(c, _local_day(c["accepted_at"]), accepted=1)
         if c["concluded_at"]:
-            r = row(c, _local_day(c["concluded_at"]))
-            r.concluded += 1
-            if c["due_date"] is not None and _local_day(c["concluded_at"]) <= c["due_date"]:
-                r.concluded_on_time += 1
-            if c["accepted_at"]:
-                r.work_days += case_work_days(c["accepted_at"], c["concluded_at"])
+            cday = _local_day(c["concluded_at"])
+            add(c, cday, concluded=1, concluded_on_time=int(c["due_date"] is not None and cday <= c["due_date"]),
+                work_days=case_work_days(c["accepted_at"], c["concluded_at"]) if c["accepted_at"] else 0)
+    open_rows = [OpenCase(case_id=c["pk"], region_path=c["region_path"], department_id=c["department_id"], item_id=c["implementation__item_id"],
+                          mode=c["mode"], scopes=c["implementation__scopes"] or 0, due_date=c["due_date"], submitted_at=c["submitted_at"])
+                 for c in Case.objects.filter(status__in=OPEN_STATUSES, due_date__isnull=False, submitted_at__isnull=False).values(
+                     "pk", "region_path", "department_id", "implementation__item_id", "mode", "implementation__scopes", "due_date",
+                     "submitted_at").order_by().iterator(chunk_size=5000)]
     with transaction.atomic():
-        DailyCaseFigure.objects.all().delete()
-        DailyCaseFigure.objects.bulk_create(rows.values(), batch_size=5000)
+        for model in (DailyCaseFigure, RegionDayFigure, DailyFlowFigure):
+            (model.objects.all() if since is None else model.objects.filter(day__gte=since)).delete()
+        OpenCase.objects.all().delete()
+        rank_rows = RankingFigure.objects.all() if since is None else RankingFigure.objects.filter(
+            Q(grain=RankingFigure.DAY, period__gte=since) | Q(grain=RankingFigure.MONTH, period__gte=month_of(since)))
+        rank_rows.delete()
+        for model, rows in ((DailyCaseFigure, daily), (RegionDayFigure, regional), (DailyFlowFigure, flows), (RankingFigure, ranked)):
+            model.objects.bulk_create(rows.values(), batch_size=5000)
+        if since is not None and since != month_of(since):
+            _month_from_days(month_of(since))  # the window's first month, partly before it: summed from its day rows
+        OpenCase.objects.bulk_create(open_rows, batch_size=5000)
         now = timezone.now()
         FigureFreshness.objects.update_or_create(name=FRESHNESS, defaults={"rebuilt_at": now, "updated_at": now})
-    return len(rows)
+        if since is None:
+            FigureFreshness.objects.update_or_create(name=FULL_REBUILD, defaults={"rebuilt_at": now})
+    return len(daily)
+
+
+def _month_from_days(month):
+    """Recompute the month rows of `month` from the day rows (which are complete for every day)."""
+    nxt = (month + datetime.timedelta(days=32)).replace(day=1)
+    RankingFigure.objects.filter(grain=RankingFigure.MONTH, period=month).delete()
+    sums = (RankingFigure.objects.filter(grain=RankingFigure.DAY, period__gte=month, period__lt=nxt)
+            .values("kind", "key_id", "region_path").annotate(**{k: Sum(k) for k in COUNT_FIELDS}).order_by())
+    RankingFigure.objects.bulk_create([RankingFigure(grain=RankingFigure.MONTH, period=month, kind=r["kind"], key_id=r["key_id"],
+                                                     region_path=r["region_path"], **{k: r[k] for k in COUNT_FIELDS}) for r in sums],
+                                      batch_size=5000)
 
 
 def freshness():

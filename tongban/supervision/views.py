@@ -91,8 +91,8 @@ def cockpit(request):
     data = figures.overview(user, f)
     trend = figures.trend(user, f)
     regions = figures.region_ranking(user, f)
-    departments = figures.department_ranking(user, f)[:20]
-    items = figures.item_ranking(user, f)[:20]
+    departments = figures.department_ranking(user, f, limit=20)
+    items = figures.item_ranking(user, f, limit=20)
     chart = {
         "days": [d["day"] for d in trend],
         "received": [d["received"] for d in trend], "accepted": [d["accepted"] for d in trend],
