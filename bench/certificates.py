@@ -197,7 +197,9 @@ def main(argv=None):
     setup(url, Path(tmp.name) / "media")
     from django.db import connection
 
-    log(f"database: {connection.vendor}; machine: {machine_load()}; {cpu_speed()}")
+    from tongban.exchange.signing import sm2_backend
+
+    log(f"database: {connection.vendor}; machine: {machine_load()}; {cpu_speed()}; SM2 verification by {sm2_backend()}")
     dept, types = generate(rng)
     figures = crypto(dept, types[0], args.signatures, rng)
     per_second, issue_s, per_template, render_all, render_cpu = issuance(dept, types, args.certificates, rng)

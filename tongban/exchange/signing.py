@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from . import sm2_openssl
 from .models import ED25519, SM2
 
 ALGORITHMS = (SM2, ED25519)
@@ -167,6 +168,16 @@ def valid_public_key(algorithm, public_key_hex) -> bool:
     return algorithm in PUBLIC_KEY_BYTES and len(raw) == PUBLIC_KEY_BYTES[algorithm]
 
 
+def sm2_backend() -> str:
+    """Which library verifies SM2: "openssl" (the system libcrypto, about twice as fast) when it loaded
+    and passed its probe, else "gmssl". TONGBAN_SM2_BACKEND (setting or environment) = "gmssl" forces
+    gmssl_pyx; "auto" (default) picks."""
+    choice = getattr(settings, "TONGBAN_SM2_BACKEND", None) or os.environ.get("TONGBAN_SM2_BACKEND", "auto")
+    if str(choice).strip().lower() == "gmssl" or not sm2_openssl.available():
+        return "gmssl"
+    return "openssl"
+
+
 def verify(algorithm, public_key_hex, data, signature) -> bool:
     try:
         if not isinstance(signature, bytes | bytearray) or not signature or not isinstance(data, bytes | bytearray):
@@ -177,7 +188,13 @@ def verify(algorithm, public_key_hex, data, signature) -> bool:
         if algorithm == SM2:
             if len(signature) > 80:  # a DER SM2 signature is at most 72 bytes
                 return False
-            return bool(gmssl_pyx.sm2_verify_sm3_digest(public, sm2_digest(public, bytes(data)), bytes(signature)))
+            e = sm2_digest(public, bytes(data))
+            if sm2_backend() == "openssl":
+                try:
+                    return sm2_openssl.verify_digest(public, e, bytes(signature))
+                except sm2_openssl.BackendUnavailable:
+                    pass  # libcrypto cannot handle it after all: gmssl_pyx decides
+            return bool(gmssl_pyx.sm2_verify_sm3_digest(public, e, bytes(signature)))
         Ed25519PublicKey.from_public_bytes(public).verify(bytes(signature), bytes(data))
         return True
     except InvalidSignature:
