@@ -18,6 +18,7 @@ $PY manage.py collectstatic --noinput -v0
 $PY manage.py schedule_deadline_scan
 $PY manage.py schedule_inquiry_scan  # 咨询投诉建议超期督办（每小时）
 $PY manage.py schedule_rectification_scan  # 差评整改逾期标记（每小时）
+$PY manage.py schedule_figures_refresh  # 驾驶舱统计定期重算（每小时）
 $PY manage.py certificate_trust_sync --schedule  # 对端节点可信发证机构名单同步（每小时）
 $PY manage.py db_worker --no-reload >"${TONGBAN_VAR_DIR:-var}/worker.log" 2>&1 &
 WORKER=$!

@@ -116,7 +116,8 @@ AXES_COOLOFF_TIME = float(os.environ.get("TONGBAN_LOGIN_COOLOFF_HOURS", "0.5"))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 # Per account on purpose: window staff of a hall share one outgoing address.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# models.W040: the cockpit's covering indexes (INCLUDE) are plain indexes on SQLite, which is fine there.
+SILENCED_SYSTEM_CHECKS = ["axes.W006", "models.W040"]
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "tongban.directory.auth_views.lockout_response"
 
@@ -217,3 +218,5 @@ TONGBAN_CONSENT_MINUTES = int(os.environ.get("TONGBAN_CONSENT_MINUTES", "30"))  
 TONGBAN_EPROOF_PER_HOUR = int(os.environ.get("TONGBAN_EPROOF_PER_HOUR", "20"))  # 每人每小时开具电子证明次数
 TONGBAN_PEER_HTTP_TIMEOUT = float(os.environ.get("TONGBAN_PEER_HTTP_TIMEOUT", "3"))  # 对端节点名单与状态查询超时（秒）
 TONGBAN_PEER_TRUST_REFRESH_MINUTES = int(os.environ.get("TONGBAN_PEER_TRUST_REFRESH_MINUTES", "10"))  # 遇到未知签发密钥时刷新对端名单的间隔
+TONGBAN_SM2_BACKEND = os.environ.get("TONGBAN_SM2_BACKEND", "auto")  # auto (system OpenSSL when usable) or gmssl
+TONGBAN_FIGURES_REFRESH_DAYS = int(os.environ.get("TONGBAN_FIGURES_REFRESH_DAYS", "35"))  # 驾驶舱定期重算的最近天数
