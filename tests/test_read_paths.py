@@ -14,6 +14,8 @@ UNSCOPED_ADMINS = {
     "applicants.applicant": "tongban.applicants.admin.visible_to_admin", "applicants.outboundsms": "tongban.applicants.admin.visible_to_admin",
     # Platform nodes and their messages belong to no region: platform administrators only.
     **{f"exchange.{m}": "tongban.exchange.admin._platform_admin" for m in ("node", "outboxmessage", "inboxmessage", "rejection")},
+    # Peers' trusted-issuer lists (certificate_trust_sync) belong to nodes, not regions: the same rule.
+    "certificates.peertrustlist": "tongban.exchange.admin._platform_admin",
 }
 
 

@@ -172,6 +172,7 @@ def build_sections(guide):
             [
                 Row("审批结果名称", _text(v.result_name), "result_name"),
                 Row("审批结果类型", _text(v.result_type), "result_type"),
+                Row("电子证照", v.certificate_type.name if v.certificate_type_id else "不核发电子证照", "certificate_type"),
                 Row("审批结果样本", result_sample or NONE, "result_sample", kind="file" if result_sample else "text"),
             ],
         ),
