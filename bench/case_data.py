@@ -139,3 +139,49 @@ def id_number(serial, address="371327", birth="19900101"):
     year, rest = 1950 + (serial // 1000) % 50, serial % 1000
     first17 = f"{address}{year}{birth[4:]}{rest:03d}"
     return first17 + id_check_char(first17)
+
+
+# The catalogue the generated cases point at (workbench_queue, cockpit_gen).
+ITEMS = [  # basic code, name
+    ("000199801000", "食品经营许可（新办）"),
+    ("000799802000", "不动产转移登记"),
+    ("002099803000", "企业设立登记"),
+    ("000199804000", "道路货物运输经营许可"),
+    ("002099805000", "医保关系转移接续"),
+]
+DEPARTMENT_KINDS = ["市场监督管理局", "行政审批服务局"]
+
+
+def seed_catalogue(code_letter):
+    """Published ITEMS at the national root and one department of each DEPARTMENT_KINDS in every county-level
+    region (credit codes made distinct per bench by `code_letter`). Returns (items, counties)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from tongban.catalog.models import Item, ItemVersion
+    from tongban.core.codes import make_uscc
+    from tongban.directory.models import Department, Region
+
+    root = Region.objects.get(parent__isnull=True)
+    counties = list(Region.objects.filter(level=Region.COUNTY).order_by("code"))
+    with transaction.atomic():
+        now = timezone.now()
+        items = Item.objects.bulk_create([Item(basic_code=code, name=name, item_type=code[2:4], region=root) for code, name in ITEMS])
+        ItemVersion.objects.bulk_create(
+            [
+                ItemVersion(item=item, version_no=1, name=item.name, status=ItemVersion.PUBLISHED, published_at=now,
+                            conditions="申请人符合法定条件", application_methods="网上申报；窗口申报", review_procedure="受理—审核—审批—办结",
+                            statutory_limit_days=20, promised_limit_days=10, legal_basis="相关法律法规")
+                for item in items
+            ]
+        )  # fmt: skip
+        Department.objects.bulk_create(
+            [
+                Department(name=f"{county.name}{kind}", region=county,
+                           credit_code=make_uscc("11", county.code[:6], f"{code_letter}{n * 2 + k:07d}"))
+                for n, county in enumerate(counties)
+                for k, kind in enumerate(DEPARTMENT_KINDS)
+            ],
+            batch_size=5000,
+        )  # fmt: skip
+    return items, counties

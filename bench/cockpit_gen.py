@@ -14,15 +14,9 @@ tests/test_supervision_*.py do)."""
 
 import time
 
+from case_data import seed_catalogue  # the bench folder is on the path (cockpit.py puts it there)
+
 GENERATOR = "cockpit/2"
-ITEMS = [
-    ("000199801000", "食品经营许可（新办）"),
-    ("000799802000", "不动产转移登记"),
-    ("002099803000", "企业设立登记"),
-    ("000199804000", "道路货物运输经营许可"),
-    ("002099805000", "医保关系转移接续"),
-]
-DEPARTMENT_KINDS = ["市场监督管理局", "行政审批服务局"]
 STATUS_SHARES = [
     ("draft", 0.005), ("submitted", 0.020), ("supplement", 0.005), ("accepted", 0.020), ("under_review", 0.030),
     ("special", 0.005), ("approved", 0.015), ("denied", 0.005), ("refused", 0.010), ("withdrawn", 0.010),
@@ -93,10 +87,7 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
 
     from tongban.applicants.models import Applicant
     from tongban.cases.models import Case
-    from tongban.catalog.models import Item, ItemVersion
-    from tongban.core.codes import make_uscc
     from tongban.demo.loader import ensure_reference_data
-    from tongban.directory.models import Department, Region
     from tongban.evaluation.models import Evaluation, Rectification
     from tongban.inquiries.models import Inquiry
     from tongban.supervision.models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RegionDayFigure
@@ -109,27 +100,7 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
     loaded = ensure_reference_data()
     if loaded:
         step(f"reference data loaded: {', '.join(loaded)}")
-    root = Region.objects.get(parent__isnull=True)
-    counties = list(Region.objects.filter(level=Region.COUNTY).order_by("code"))
-    with transaction.atomic():
-        now = timezone.now()
-        items = Item.objects.bulk_create([Item(basic_code=code, name=name, item_type=code[2:4], region=root) for code, name in ITEMS])
-        ItemVersion.objects.bulk_create(
-            [
-                ItemVersion(item=item, version_no=1, name=item.name, status=ItemVersion.PUBLISHED, published_at=now,
-                            conditions="申请人符合法定条件", application_methods="网上申报；窗口申报", review_procedure="受理—审核—审批—办结",
-                            statutory_limit_days=20, promised_limit_days=10, legal_basis="相关法律法规")
-                for item in items
-            ]
-        )  # fmt: skip
-        Department.objects.bulk_create(
-            [
-                Department(name=f"{county.name}{kind}", region=county, credit_code=make_uscc("11", county.code[:6], f"K{n * 2 + k:07d}"))
-                for n, county in enumerate(counties)
-                for k, kind in enumerate(DEPARTMENT_KINDS)
-            ],
-            batch_size=5000,
-        )
+    items, counties = seed_catalogue("K")
     step(f"{len(items)} items, {len(counties) * 2} departments in {len(counties)} county-level regions")
 
     with transaction.atomic(), connection.cursor() as cur:

@@ -27,19 +27,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from case_data import cpu_speed, ensure_database, log, machine_load, marker, set_marker, setup_django, summary  # noqa: E402
+from case_data import (  # noqa: E402
+    DEPARTMENT_KINDS,
+    cpu_speed,
+    ensure_database,
+    log,
+    machine_load,
+    marker,
+    seed_catalogue,
+    set_marker,
+    setup_django,
+    summary,
+)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_queue"
 GENERATOR = "workbench_queue/1"
 GOAL_P99_MS = 100.0
-ITEMS = [  # basic code, name
-    ("000199801000", "食品经营许可（新办）"),
-    ("000799802000", "不动产转移登记"),
-    ("002099803000", "企业设立登记"),
-    ("000199804000", "道路货物运输经营许可"),
-    ("002099805000", "医保关系转移接续"),
-]
-DEPARTMENT_KINDS = ["市场监督管理局", "行政审批服务局"]
 # status, share of all cases (cumulative thresholds are built from these); ~10 % open.
 STATUS_SHARES = [
     ("draft", 0.005), ("submitted", 0.020), ("supplement", 0.005), ("accepted", 0.020), ("under_review", 0.030),
@@ -54,38 +57,14 @@ TIMED = ("accepted", "under_review", "special", "approved", "denied")  # the clo
 
 def generate(n_cases, n_applicants, skew, seed):
     from django.db import connection, transaction
-    from django.utils import timezone
 
-    from tongban.catalog.models import Item, ItemVersion
-    from tongban.core.codes import make_uscc
     from tongban.demo.loader import ensure_reference_data
-    from tongban.directory.models import Department, Region
 
     t0 = time.perf_counter()
     loaded = ensure_reference_data()
     if loaded:
         log(f"reference data loaded: {', '.join(loaded)} ({time.perf_counter() - t0:.1f} s)")
-    root = Region.objects.get(parent__isnull=True)
-    counties = list(Region.objects.filter(level=Region.COUNTY).order_by("code"))
-    with transaction.atomic():
-        now = timezone.now()
-        items = Item.objects.bulk_create([Item(basic_code=code, name=name, item_type=code[2:4], region=root) for code, name in ITEMS])
-        ItemVersion.objects.bulk_create(
-            [
-                ItemVersion(item=item, version_no=1, name=item.name, status=ItemVersion.PUBLISHED, published_at=now,
-                            conditions="申请人符合法定条件", application_methods="网上申报；窗口申报", review_procedure="受理—审核—审批—办结",
-                            statutory_limit_days=20, promised_limit_days=10, legal_basis="相关法律法规")
-                for item in items
-            ]
-        )  # fmt: skip
-        Department.objects.bulk_create(
-            [
-                Department(name=f"{county.name}{kind}", region=county, credit_code=make_uscc("11", county.code[:6], f"Q{n * 2 + k:07d}"))
-                for n, county in enumerate(counties)
-                for k, kind in enumerate(DEPARTMENT_KINDS)
-            ],
-            batch_size=5000,
-        )
+    items, counties = seed_catalogue("Q")
     log(f"{len(items)} items, {len(counties) * len(DEPARTMENT_KINDS)} departments in {len(counties)} county-level regions "
         f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
 
