@@ -185,3 +185,31 @@ def seed_catalogue(code_letter):
             batch_size=5000,
         )  # fmt: skip
     return items, counties
+
+
+def seed_implementations(cur, modes, scopes):
+    """Two implementations per generated department (items k and k+1 of ITEMS), PostgreSQL; returns how many."""
+    cur.execute(
+        """
+        INSERT INTO catalog_implementation (item_id, department_id, region_id, level, implementation_code, business_code,
+            statutory_limit_days, promised_limit_days, fee_amount, fee_note, delivery_methods, visits_needed, presence_required,
+            presence_basis, modes, scopes, is_active, updated_at)
+        SELECT i.id, d.id, d.region_id, '4', d.credit_code || '4' || i.basic_code, '', 20, 10, 0, '', 3, 0, false, '', %s, %s, true, now()
+        FROM (SELECT d.*, row_number() OVER (ORDER BY d.id) - 1 AS n FROM directory_department d) d
+        JOIN (SELECT it.*, row_number() OVER (ORDER BY it.id) - 1 AS n FROM catalog_item it) i
+          ON i.n IN (d.n %% 5, (d.n + 1) %% 5)
+        """,
+        [modes, scopes],
+    )
+    return cur.rowcount
+
+
+def seed_applicant_users(cur, prefix, n):
+    """`n` sign-in-less accounts `<prefix><n>` for generated applicants (PostgreSQL)."""
+    cur.execute(
+        """
+        INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+        SELECT '!', false, %s || g, '申请人' || g, '', '', false, true, now() FROM generate_series(1, %s) g
+        """,
+        [prefix, n],
+    )

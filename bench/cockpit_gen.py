@@ -14,7 +14,11 @@ tests/test_supervision_*.py do)."""
 
 import time
 
-from case_data import seed_catalogue  # the bench folder is on the path (cockpit.py puts it there)
+from case_data import (  # the bench folder is on the path (cockpit.py puts it there)
+    seed_applicant_users,
+    seed_catalogue,
+    seed_implementations,
+)
 
 GENERATOR = "cockpit/2"
 STATUS_SHARES = [
@@ -105,25 +109,9 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
 
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SELECT setseed(%s)", [seed])
-        cur.execute(
-            """
-            INSERT INTO catalog_implementation (item_id, department_id, region_id, level, implementation_code, business_code,
-                statutory_limit_days, promised_limit_days, fee_amount, fee_note, delivery_methods, visits_needed, presence_required,
-                presence_basis, modes, scopes, is_active, updated_at)
-            SELECT i.id, d.id, d.region_id, '4', d.credit_code || '4' || i.basic_code, '', 20, 10, 0, '', 3, 0, false, '', 7, 15, true, now()
-            FROM (SELECT d.*, row_number() OVER (ORDER BY d.id) - 1 AS n FROM directory_department d) d
-            JOIN (SELECT it.*, row_number() OVER (ORDER BY it.id) - 1 AS n FROM catalog_item it) i
-              ON i.n IN (d.n % 5, (d.n + 1) % 5)
-            """
-        )
-        step(f"{cur.rowcount} implementations")
-        cur.execute(
-            """
-            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
-            SELECT '!', false, 'bench-cockpit-applicant-' || g, '申请人' || g, '', '', false, true, now() FROM generate_series(1, %s) g
-            """,
-            [n_applicants],
-        )
+        n_impl = seed_implementations(cur, 7, 15)
+        step(f"{n_impl} implementations")
+        seed_applicant_users(cur, "bench-cockpit-applicant-", n_applicants)
         insert_select(
             cur, Applicant,
             {"user_id": "u.id", "kind": "'natural'", "applicant_type": "'1'", "name": "'基准申请人' || u.id",

@@ -34,7 +34,9 @@ from case_data import (  # noqa: E402
     log,
     machine_load,
     marker,
+    seed_applicant_users,
     seed_catalogue,
+    seed_implementations,
     set_marker,
     setup_django,
     summary,
@@ -70,26 +72,9 @@ def generate(n_cases, n_applicants, skew, seed):
 
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SELECT setseed(%s)", [seed])
-        # Two implementations per department: items k and k+1 of the five.
-        cur.execute(
-            """
-            INSERT INTO catalog_implementation (item_id, department_id, region_id, level, implementation_code, business_code,
-                statutory_limit_days, promised_limit_days, fee_amount, fee_note, delivery_methods, visits_needed, presence_required,
-                presence_basis, modes, scopes, is_active, updated_at)
-            SELECT i.id, d.id, d.region_id, '4', d.credit_code || '4' || i.basic_code, '', 20, 10, 0, '', 3, 0, false, '', 3, 1, true, now()
-            FROM (SELECT d.*, row_number() OVER (ORDER BY d.id) - 1 AS n FROM directory_department d) d
-            JOIN (SELECT it.*, row_number() OVER (ORDER BY it.id) - 1 AS n FROM catalog_item it) i
-              ON i.n IN (d.n % 5, (d.n + 1) % 5)
-            """
-        )
-        log(f"{cur.rowcount} implementations ({time.perf_counter() - t0:.1f} s)")
-        cur.execute(
-            """
-            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
-            SELECT '!', false, 'bench-queue-applicant-' || g, '申请人' || g, '', '', false, true, now() FROM generate_series(1, %s) g
-            """,
-            [n_applicants],
-        )
+        n_impl = seed_implementations(cur, 3, 1)
+        log(f"{n_impl} implementations ({time.perf_counter() - t0:.1f} s)")
+        seed_applicant_users(cur, "bench-queue-applicant-", n_applicants)
         cur.execute(
             """
             INSERT INTO applicants_applicant (user_id, kind, applicant_type, name, id_number, credit_code, agent_name, agent_id_number,

@@ -12,10 +12,9 @@ import re
 import secrets
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from tongban.applicants.models import Applicant
 from tongban.core import authz
 from tongban.core.errors import DomainError, NotFound
 
@@ -34,12 +33,9 @@ def minutes():
 
 
 def wallet(applicant):
-    """The certificates an applicant holds: their own (through the authorisation filter) and, for a
-    legal person's agent, the organisation's (holder code = its credit code)."""
-    own = authz.filter_queryset(Certificate.objects.all(), applicant.user).filter(holder=applicant)
-    if applicant.kind == Applicant.LEGAL and applicant.credit_code:
-        return Certificate.objects.filter(Q(pk__in=own.values("pk")) | Q(holder_code=applicant.credit_code, holder_code_type=verifying.CREDIT_CODE_TYPE))
-    return own
+    """The certificates an applicant holds — their own and, for a legal person's agent, the organisation's:
+    exactly what the Certificate scope lets the applicant's account read (an applicant has no staff roles)."""
+    return authz.filter_queryset(Certificate.objects.all(), applicant.user)
 
 
 def held(applicant, certificate_id):

@@ -108,6 +108,9 @@ def offers(case, material=None) -> list[Offer]:
     certificates = list(wallet(case.applicant_code))
     records = list(BaseRecord.objects.filter(subject_code=case.applicant_code).select_related("provider"))
     ptypes = [t for t in proof_types() if any(r.kind == t.proof_source for r in records)]
+    # Each certificate's and record's data service, looked up once (not once per material).
+    cert_services = {c.pk: grants.service_for_certificate(c) for c in certificates}
+    record_services = {r.pk: base_service(r) for r in records if any(r.kind == t.proof_source for t in ptypes)}
     permitted = {}
 
     def ok(service):
@@ -122,7 +125,7 @@ def offers(case, material=None) -> list[Offer]:
         for c in certificates:
             if not stands_for(c.type, m.name):
                 continue
-            service = grants.service_for_certificate(c)
+            service = cert_services[c.pk]
             if ok(service):
                 out.append(Offer(material=m, kind="certificate", certificate=c, service=service, key=f"c{c.pk}",
                                  label=f"{c.type.name}（{c.number}，{c.issuer_name}）", preview=certificate_preview(c)))
@@ -132,7 +135,7 @@ def offers(case, material=None) -> list[Offer]:
             for r in records:
                 if r.kind != t.proof_source:
                     continue
-                service = base_service(r)
+                service = record_services[r.pk]
                 if ok(service):
                     out.append(Offer(material=m, kind="proof", proof_type=t, record=r, service=service, key=f"p{service.pk}",
                                      label=f"开具{t.name}（由{r.provider.name}出具）", preview=record_preview(r, t, service)))

@@ -295,14 +295,20 @@ def _rating_q(f, prefix=""):
     return q
 
 
-def _rating_rows(user, f):
+def _in_period(user, qs, f, at, item_lookup):
+    """Rows (ratings, inquiries) of the filter's region, department and item whose `at` falls in the period,
+    through the model's authorisation filter."""
     lo, hi = f.bounds()
-    qs = authz.filter_queryset(Evaluation.objects.all(), user).filter(
-        region_path__startswith=f.region_path, created_at__gte=lo, created_at__lt=hi, kind=Evaluation.INITIAL)
+    qs = authz.filter_queryset(qs, user).filter(region_path__startswith=f.region_path, **{f"{at}__gte": lo, f"{at}__lt": hi})
     if f.department_id:
         qs = qs.filter(department_id=f.department_id)
     if f.item_id:
-        qs = qs.filter(implementation__item_id=f.item_id)
+        qs = qs.filter(**{item_lookup: f.item_id})
+    return qs
+
+
+def _rating_rows(user, f):
+    qs = _in_period(user, Evaluation.objects.filter(kind=Evaluation.INITIAL), f, "created_at", "implementation__item_id")
     # A window rating without a case has no mode; the scope comes from the implementation rated.
     return _case_dimensions(qs, f, "case__", "implementation__scopes")
 
@@ -356,12 +362,7 @@ def ratings(user, f):
 
 
 def _inquiry_rows(user, f):
-    lo, hi = f.bounds()
-    qs = authz.filter_queryset(Inquiry.objects.all(), user).filter(region_path__startswith=f.region_path, submitted_at__gte=lo, submitted_at__lt=hi)
-    if f.department_id:
-        qs = qs.filter(department_id=f.department_id)
-    if f.item_id:
-        qs = qs.filter(item_id=f.item_id)
+    qs = _in_period(user, Inquiry.objects.all(), f, "submitted_at", "item_id")
     # An inquiry not about a case has neither mode nor scope.
     return _case_dimensions(qs, f, "case__", "case__implementation__scopes")
 
