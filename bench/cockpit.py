@@ -39,6 +39,11 @@ def prepare(url, n_cases, regenerate):
     want = {"generator": cockpit_gen.GENERATOR, "cases": str(n_cases)}
     if all(found.get(k) == v for k, v in want.items()):
         log(f"reusing {n_cases:,} cases (--regenerate to rebuild)")
+        if found.get("summaries") != cockpit_gen.SUMMARIES:  # the summary tables changed since: refilled from the same data
+            log(f"summary tables {found.get('summaries', '2')} → {cockpit_gen.SUMMARIES}: refilling")
+            cockpit_gen.fill_summaries()
+            with connection.cursor() as cur:
+                set_marker(cur, summaries=cockpit_gen.SUMMARIES)
         return
     from tongban.catalog.models import Item
 
@@ -49,7 +54,7 @@ def prepare(url, n_cases, regenerate):
         call_command("migrate", verbosity=0)
     cockpit_gen.generate(n_cases)
     with connection.cursor() as cur:
-        set_marker(cur, **want)
+        set_marker(cur, **want, summaries=cockpit_gen.SUMMARIES)
 
 
 def users():

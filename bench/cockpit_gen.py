@@ -20,7 +20,8 @@ from case_data import (  # the bench folder is on the path (cockpit.py puts it t
     seed_implementations,
 )
 
-GENERATOR = "cockpit/2"
+GENERATOR = "cockpit/2"  # the cases, ratings and inquiries
+SUMMARIES = "3"  # the summary tables filled from them (fill_summaries)
 STATUS_SHARES = [
     ("draft", 0.005), ("submitted", 0.020), ("supplement", 0.005), ("accepted", 0.020), ("under_review", 0.030),
     ("special", 0.005), ("approved", 0.015), ("denied", 0.005), ("refused", 0.010), ("withdrawn", 0.010),
@@ -87,14 +88,12 @@ def _without_indexes(cur, table):
 
 def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
     from django.db import connection, transaction
-    from django.utils import timezone
 
     from tongban.applicants.models import Applicant
     from tongban.cases.models import Case
     from tongban.demo.loader import ensure_reference_data
     from tongban.evaluation.models import Evaluation, Rectification
     from tongban.inquiries.models import Inquiry
-    from tongban.supervision.models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RegionDayFigure
 
     t0 = time.perf_counter()
 
@@ -228,12 +227,36 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
             [max(1, n_cases // 20), n_depts, n_depts, skew],
         )  # fmt: skip
         step(f"{n} inquiries")
+    fill_summaries(t0)
 
-        # The cockpit's daily summary, as summary.rebuild() computes it (working days: weekdays here).
-        def local_day(col):
-            return f"({col} AT TIME ZONE 'Asia/Shanghai')::date"
 
-        for model in (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase):
+def fill_summaries(t0=None):
+    """The cockpit's summary tables from the generated cases, ratings and inquiries, as summary.rebuild()
+    computes them (working days: weekdays here); run again by bench/cockpit.py when SUMMARIES changes
+    without regenerating the data."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from tongban.supervision.models import (
+        DailyCaseFigure,
+        DailyFlowFigure,
+        OpenCase,
+        RankingFigure,
+        RatingDayFigure,
+        RegionDayFigure,
+        RegionFlowFigure,
+    )
+
+    t0 = t0 or time.perf_counter()
+
+    def step(text):
+        log(f"{text} ({time.perf_counter() - t0:.1f} s)")
+
+    def local_day(col):
+        return f"({col} AT TIME ZONE 'Asia/Shanghai')::date"
+
+    with transaction.atomic(), connection.cursor() as cur:
+        for model in (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase, RegionFlowFigure, RatingDayFigure):
             cur.execute(f"DELETE FROM {model._meta.db_table}")
         cur.execute(
             f"""
@@ -300,6 +323,40 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
             """
         )
         step(f"{cur.rowcount} daily flow rows")
+        # The flows cut to province and prefecture (summary.FLOW_LEVELS), by day and by month.
+        cur.execute(
+            f"""
+            INSERT INTO {RegionFlowFigure._meta.db_table} (grain, period, level, region_path, receiving_region_path, mode, scopes, cases)
+            SELECT g.grain, CASE WHEN g.grain = 'd' THEN day ELSE date_trunc('month', day)::date END, lv,
+                   CASE WHEN length(region_path) > lv * 7 THEN left(region_path, lv * 7) ELSE region_path END,
+                   CASE WHEN length(receiving_region_path) > lv * 7 THEN left(receiving_region_path, lv * 7) ELSE receiving_region_path END,
+                   mode, scopes, sum(cases)
+            FROM {DailyFlowFigure._meta.db_table} CROSS JOIN (VALUES ('d'), ('m')) AS g(grain) CROSS JOIN (VALUES (2), (3)) AS l(lv)
+            GROUP BY 1, 2, 3, 4, 5, 6, 7
+            """
+        )
+        step(f"{cur.rowcount} flow rows per level")
+        # Ratings per rating day and level (summary._rating_rows): initial ones, with their rectifications.
+        cur.execute(
+            f"""
+            INSERT INTO {RatingDayFigure._meta.db_table} (day, level, region_path, mode, scopes, scoped, rated, ratings, satisfied, bad,
+                rectifications, rectified, appeals_upheld)
+            SELECT {local_day('e.created_at')}, lv,
+                   CASE WHEN length(e.region_path) > lv * 7 THEN left(e.region_path, lv * 7) ELSE e.region_path END,
+                   coalesce(c.mode, ''), coalesce(im.scopes, 0), e.implementation_id IS NOT NULL,
+                   count(*), count(*) FILTER (WHERE e.status = 'counted'),
+                   count(*) FILTER (WHERE e.status = 'counted' AND e.level >= 3),
+                   count(*) FILTER (WHERE e.status = 'counted' AND e.level <= 2),
+                   count(r.id), count(r.id) FILTER (WHERE r.status = 'done'), count(r.id) FILTER (WHERE r.status = 'excluded')
+            FROM evaluation_evaluation e LEFT JOIN cases_case c ON c.id = e.case_id
+            LEFT JOIN catalog_implementation im ON im.id = e.implementation_id
+            LEFT JOIN evaluation_rectification r ON r.evaluation_id = e.id
+            CROSS JOIN (VALUES (2), (3), (4)) AS l(lv)
+            WHERE e.kind = 'initial'
+            GROUP BY 1, 2, 3, 4, 5, 6
+            """
+        )
+        step(f"{cur.rowcount} rating rows per level")
         cur.execute(
             f"""
             INSERT INTO {OpenCase._meta.db_table} (case_id, region_path, department_id, item_id, mode, scopes, due_date, submitted_at)

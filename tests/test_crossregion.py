@@ -113,6 +113,22 @@ def test_proxy_case_from_window_to_result_handed_over_at_the_window(proxy_world)
     page = w.window.get(f"/workbench/cases/{cid}/").content.decode()
     assert "收件地" in page and "办理地" in page and "东胜区测试局" in page
 
+    # The hand-off is in the cockpit's flows as the steps happened: per pair of places and cut to
+    # province and prefecture by day and month — the same rows a rebuild from the cases gives.
+    from tongban.supervision import summary
+    from tongban.supervision.models import DailyFlowFigure, RegionFlowFigure
+
+    def flow_rows():
+        return (sorted(DailyFlowFigure.objects.values_list("region_path", "receiving_region_path", "cases")),
+                sorted(RegionFlowFigure.objects.values_list("grain", "period", "level", "region_path", "receiving_region_path", "mode", "cases")))
+
+    kept = flow_rows()
+    assert kept[0] == [(final.region_path, final.receiving_region_path, 1)]
+    assert {(g, lv, src[-7:-1], dst[-7:-1]) for g, _p, lv, src, dst, _m, _n in kept[1]} == {
+        (g, lv, code, code2) for g in "dm" for lv, code, code2 in ((2, "150000", "370000"), (3, "150600", "371300"))}
+    summary.rebuild()
+    assert flow_rows() == kept
+
 
 def test_receiving_outside_scope_is_refused_with_the_reason(proxy_world):
     from tongban.cases.models import Case

@@ -15,7 +15,15 @@ from tongban.directory.models import Region
 from tongban.evaluation.models import Evaluation, Rectification
 from tongban.inquiries.models import Inquiry
 from tongban.supervision import figures, summary
-from tongban.supervision.models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RegionDayFigure
+from tongban.supervision.models import (
+    DailyCaseFigure,
+    DailyFlowFigure,
+    OpenCase,
+    RankingFigure,
+    RatingDayFigure,
+    RegionDayFigure,
+    RegionFlowFigure,
+)
 
 pytestmark = pytest.mark.django_db
 COCKPIT = "/cockpit/"
@@ -277,7 +285,7 @@ def test_ratings_and_inquiries_equal_direct_queries(world, staff_factory):
     assert whole["ratings"] == 6  # the rating upheld on appeal is excluded
 
 
-SUMMARY_MODELS = (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase)
+SUMMARY_MODELS = (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase, RegionFlowFigure, RatingDayFigure)
 
 
 def summary_rows():
@@ -316,6 +324,41 @@ def test_incremental_summary_equals_rebuild(case_world):
     summary.rebuild(since=timezone.localdate() - timedelta(days=2))
     assert summary_rows() == incremental
     assert RankingFigure.objects.filter(grain="m").exists() and RankingFigure.objects.filter(grain="d", kind="i").exists()
+
+
+def test_rating_figures_kept_by_the_rating_services_equal_a_rebuild(case_world, staff_factory):
+    from tongban.evaluation import services as rating
+
+    w = case_world()
+    summary.rebuild()
+
+    def concluded():
+        case = w.act(w.act(w.act(w.submitted_case(), "accept"), "approve", w.approver), "conclude", w.approver)
+        return case
+
+    good = rating.rate_case(w.applicant.user, concluded().pk, 5, ["办事效率"], "很快")
+    rating.add_rating(w.applicant.user, good.pk, 1, [], "后来又不满意")  # an addition is not counted again
+    done = rating.rate_case(w.applicant.user, concluded().pk, 2, [], "材料反复")
+    rect = Rectification.objects.get(evaluation=done)
+    rating.record_callback(w.clerk, rect.pk, True, "属实")
+    rating.decide(w.clerk, rect.pk, "immediate", "已当场更正")
+    mistaken = rating.rate_case(w.applicant.user, concluded().pk, 1, [], "点错了")
+    rect2 = Rectification.objects.get(evaluation=mistaken)
+    rating.record_callback(w.clerk, rect2.pk, True, "申请人表示误点")
+    rating.appeal(w.clerk, rect2.pk, "申请人确认误评")
+    sup, _ = staff_factory("supervisor", "371300")
+    rating.review(sup, rect2.pk, True, "误评")
+    rating.rate_case(w.applicant.user, concluded().pk, 1, [], "太慢", anonymous=True)  # its rectification still open
+
+    county = RatingDayFigure.objects.filter(level=4)
+    totals = {k: sum(county.values_list(k, flat=True)) for k in summary.RATING_FIELDS}
+    assert totals == {"rated": 4, "ratings": 3, "satisfied": 1, "bad": 2, "rectifications": 3, "rectified": 1, "appeals_upheld": 1}
+    assert set(RatingDayFigure.objects.values_list("level", flat=True)) == {2, 3, 4}
+    incremental = summary_rows()
+    summary.rebuild()
+    assert summary_rows() == incremental
+    summary.rebuild(since=timezone.localdate())
+    assert summary_rows() == incremental
 
 
 def test_split_period_into_whole_months_and_edge_days():
@@ -487,6 +530,7 @@ def test_mode_and_scope_filters_apply_to_handoffs_ratings_and_inquiries(world, s
     Inquiry.objects.create(kind="complaint", title="办件投诉", content="内容", inquirer_phone="13800138000", region=jn_case.region,
                            region_path=jn_case.region_path, department=jn_case.department, case=jn_case, submitted_at=at(world.start + timedelta(days=2)),
                            due_date=world.start + timedelta(days=9), status="assigned")
+    summary.rebuild()  # the rating was written directly, not through the rating service that keeps the figures
     lo, hi = bounds(world)
     f = world.filter("000000", **extra)
 

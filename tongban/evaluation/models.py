@@ -22,6 +22,7 @@ class Level(models.IntegerChoices):
 
 
 BAD_LEVELS = (Level.DISSATISFIED, Level.VERY_DISSATISFIED)
+GOOD_LEVELS = (Level.VERY_SATISFIED, Level.SATISFIED, Level.BASIC)  # 满意率: the top three of five
 
 
 class Channel(models.TextChoices):

@@ -20,7 +20,8 @@ from tongban.core.errors import Conflict, DomainError, NotFound
 from tongban.core.workdays import add_working_days
 from tongban.directory.models import Membership
 
-from .models import TAGS, Channel, Evaluation, Level, Rectification, RectificationStep, WindowRatingToken
+from .models import GOOD_LEVELS, TAGS, Channel, Evaluation, Level, Rectification, RectificationStep, WindowRatingToken
+from .signals import rating_changed
 
 # Cases the applicant may rate: the handling ended (办结/送达) or the application was refused.
 RATEABLE = ("concluded", "delivered", "refused", "denied")
@@ -126,9 +127,15 @@ def _store(user, evaluation, what):
     except IntegrityError:  # a concurrent rating won the race: the unique constraint is the final word
         raise Conflict("该评价已提交（一事一评、追加评价各一次），请勿重复提交") from None
     audit.record(user, "evaluation.rate", evaluation, f"{what}：{evaluation.get_level_display()}")
+    _changed(evaluation, rated=1, ratings=1, satisfied=int(evaluation.level in GOOD_LEVELS), bad=int(evaluation.is_bad))
     if evaluation.is_bad:
         open_rectification(evaluation)
     return evaluation
+
+
+def _changed(evaluation, **changes):
+    """Tell the cockpit's figures (in this transaction) how an initial rating's counts moved."""
+    rating_changed.send(sender=Evaluation, evaluation=evaluation, changes=changes)
 
 
 def open_rectification(evaluation):
@@ -141,6 +148,7 @@ def open_rectification(evaluation):
         evaluation=evaluation, region_id=evaluation.region_id, region_path=evaluation.region_path,
         department_id=evaluation.department_id, real_name=not evaluation.anonymous and evaluation.applicant_id is not None,
     )
+    _changed(evaluation, rectifications=1)
     _step(rect, None, "open", "差评转办", Rectification.OPEN, status_from="", note=f"{evaluation.get_level_display()}：{evaluation.comment}"[:NOTE_MAX])
     subject = f"办件{evaluation.case.case_no}" if evaluation.case_id else "窗口服务"
     staff = notify.staff_for(evaluation.region_path, evaluation.department_id)
@@ -307,6 +315,7 @@ def _finish(rect, user, action, label, result, data=None):
     _step(rect, user, action, label, Rectification.DONE, note=result, data=data)
     rect.status, rect.result, rect.completed_at = Rectification.DONE, result, timezone.now()
     rect.save()
+    _changed(rect.evaluation, rectified=1)
     _tell_applicant(rect, "差评整改结果", f"您的评价已处理（{rect.get_outcome_display()}）：{result}"[:480])
 
 
@@ -358,7 +367,11 @@ def review(user, rect_id, upheld, opinion):
     if upheld:
         _step(rect, user, "review", "复核：申诉成立", Rectification.EXCLUDED, note=opinion, data={"upheld": True})
         rect.status, rect.result, rect.completed_at = Rectification.EXCLUDED, opinion, timezone.now()
-        Evaluation.objects.filter(pk=rect.evaluation_id).update(status=Evaluation.EXCLUDED)
+        ev = rect.evaluation
+        if ev.status == Evaluation.COUNTED:
+            Evaluation.objects.filter(pk=ev.pk).update(status=Evaluation.EXCLUDED)
+            _changed(ev, ratings=-1, satisfied=-int(ev.level in GOOD_LEVELS), bad=-int(ev.is_bad))
+        _changed(ev, appeals_upheld=1)
         _tell_applicant(rect, "评价复核结果", f"经复核，您的评价被认定为误评或不实评价，不计入统计：{opinion}"[:480])
     else:
         before = rect.steps.filter(action="appeal").order_by("-id").values_list("status_from", flat=True).first() or Rectification.OPEN

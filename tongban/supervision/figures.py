@@ -16,16 +16,15 @@ from django.utils import timezone
 from tongban.cases.models import Case, Mode
 from tongban.core import authz
 from tongban.directory.models import Region
-from tongban.evaluation.models import Evaluation, Level, Rectification
+from tongban.evaluation.models import BAD_LEVELS, GOOD_LEVELS, Evaluation, Rectification
 from tongban.inquiries.models import Inquiry, Satisfaction
 from tongban.inquiries.models import Status as InquiryStatus
 
-from .models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RegionDayFigure
+from .models import DailyCaseFigure, DailyFlowFigure, OpenCase, RankingFigure, RatingDayFigure, RegionDayFigure, RegionFlowFigure
 from .scopes import READERS
-from .summary import ITEM_LEVEL, ITEM_PROVINCE_LEVEL, LEVELS, depth
+from .summary import FLOW_LEVELS, ITEM_LEVEL, ITEM_PROVINCE_LEVEL, LEVELS, RATING_FIELDS, depth
 
 OPEN_STATUSES = ("submitted", "supplement", "accepted", "under_review", "special", "approved", "denied")
-GOOD_LEVELS = (Level.VERY_SATISFIED, Level.SATISFIED, Level.BASIC)
 COUNTS = ("received", "accepted", "concluded", "concluded_on_time", "work_days")
 
 
@@ -95,8 +94,10 @@ def _rollup_root(user, f):
     return None
 
 
-def _rollup(user, f, by):
-    """Counts from RegionDayFigure (totals, per day, per child region), or None when it cannot answer."""
+def _level_qs(user, f, by, model):
+    """The rows of a per-level rollup (RegionDayFigure, RatingDayFigure) in the filter's period and place,
+    before the mode and scope filters, or None when the rollup cannot answer (department or item asked,
+    a grant narrower than the rows, a place below the county)."""
     if f.department_id or f.item_id or by not in (None, "day", "region"):
         return None
     root = _rollup_root(user, f)
@@ -105,21 +106,32 @@ def _rollup(user, f, by):
     level = max(depth(f.region_path) + (1 if by == "region" else 0), depth(root), LEVELS[0])
     if level > LEVELS[-1]:
         return None
-    qs = authz.filter_queryset(RegionDayFigure.objects.all(), user).filter(
-        level=level, region_path__startswith=root, day__gte=f.start, day__lte=f.end)
+    return authz.filter_queryset(model.objects.all(), user).filter(level=level, region_path__startswith=root, day__gte=f.start, day__lte=f.end)
+
+
+def _level_rows(user, f, by, model, fields):
+    """Sums of `fields` from a per-level rollup: {None | day | child region: sums}, or None (see _level_qs)."""
+    qs = _level_qs(user, f, by, model)
+    if qs is None:
+        return None
     if f.mode:
         qs = qs.filter(mode=f.mode)
     if f.scope:
         qs = qs.filter(scopes__has=f.scope)
     column = {"region": "region_path", "day": "day"}.get(by)
-    rows = qs.values(column).annotate(**{k: Sum(k) for k in COUNTS}).order_by() if column else [qs.aggregate(**{k: Sum(k) for k in COUNTS})]
+    rows = qs.values(column).annotate(**{k: Sum(k) for k in fields}).order_by() if column else [qs.aggregate(**{k: Sum(k) for k in fields})]
     out = {}
     for r in rows:
         key = (child_path(r[column], f.region_path) if by == "region" else r[column]) if column else None
-        s = out.setdefault(key, dict.fromkeys(COUNTS, 0))
-        for k in COUNTS:
+        s = out.setdefault(key, dict.fromkeys(fields, 0))
+        for k in fields:
             s[k] += r[k] or 0
     return out
+
+
+def _rollup(user, f, by):
+    """Case counts from RegionDayFigure (totals, per day, per child region), or None when it cannot answer."""
+    return _level_rows(user, f, by, RegionDayFigure, COUNTS)
 
 
 def _finish(s):
@@ -146,6 +158,18 @@ def split_period(start, end):
     return first, last, edges
 
 
+def period_parts(start, end):
+    """[Q] over a day-and-month table (grain "d"/"m", period): whole months as month rows, the days at the
+    ends as day rows. Nothing is counted after today, so a period reaching today reads the current month's
+    row (the month to date)."""
+    today = timezone.localdate()
+    if end >= today:
+        end = max(end, (today.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1))
+    first, last, edges = split_period(start, end)
+    return ([Q(grain="m", period__gte=first, period__lte=last)] if first else []) + [
+        Q(grain="d", period__gte=lo, period__lte=hi) for lo, hi in edges]
+
+
 def _ranking(user, f, by):
     """Department or item counts from RankingFigure (whole months + days at the ends), or None when the
     filter needs dimensions it does not keep (mode, scope, another department or item)."""
@@ -157,16 +181,9 @@ def _ranking(user, f, by):
     kind = RankingFigure.DEPARTMENT if by == "department" else RankingFigure.ITEM
     if by == "item" and depth(root) <= ITEM_PROVINCE_LEVEL:
         kind = RankingFigure.ITEM_PROVINCE  # a national or provincial ranking: one row per item and province
-    end = f.end
-    today = timezone.localdate()
-    if end >= today:  # nothing is counted after today: the current month's row is the month to date
-        end = max(end, (today.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1))
-    first, last, edges = split_period(f.start, end)
-    parts = ([Q(grain=RankingFigure.MONTH, period__gte=first, period__lte=last)] if first else []) + [
-        Q(grain=RankingFigure.DAY, period__gte=lo, period__lte=hi) for lo, hi in edges]
     out = {}
     # One query per part, each a range on the covering index (an OR of them would read the table).
-    for when in parts:
+    for when in period_parts(f.start, f.end):
         qs = authz.filter_queryset(RankingFigure.objects.all(), user).filter(when, kind=kind, region_path__startswith=root)
         for r in qs.values("key_id").annotate(**{k: Sum(k) for k in COUNTS}).order_by():
             s = out.setdefault(r["key_id"], dict.fromkeys(COUNTS, 0))
@@ -226,10 +243,33 @@ def case_counts_by(user, f, by):
 
 
 def handoffs(user, f):
-    """Cross-region hand-offs submitted in the period (DailyFlowFigure): out (received here, competent
+    """Cross-region hand-offs submitted in the period (RegionFlowFigure, or DailyFlowFigure for a department,
+    an item or a county): out (received here, competent
     elsewhere) and in (competent here, received elsewhere), counted per partner region (province of the
     other side). Mode and scope filters apply (every hand-off is a case with both)."""
-    base = authz.filter_queryset(DailyFlowFigure.objects.all(), user).filter(day__gte=f.start, day__lte=f.end)
+    level = None if f.department_id or f.item_id else flow_rollup_level(user, max(depth(f.region_path), LEVELS[0]))
+    if level is None:
+        bases = [authz.filter_queryset(DailyFlowFigure.objects.all(), user).filter(day__gte=f.start, day__lte=f.end)]
+    else:  # places cut to the level: whole months and the days at the ends
+        bases = [authz.filter_queryset(RegionFlowFigure.objects.all(), user).filter(when, level=level)
+                 for when in period_parts(f.start, f.end)]
+    out_by, in_by = {}, {}
+    for base in bases:
+        _handoffs_into(f, base, out_by, in_by)
+    return {"out": sum(out_by.values()), "in": sum(in_by.values()), "out_by_partner": out_by, "in_by_partner": in_by}
+
+
+def flow_rollup_level(user, needed):
+    """The RegionFlowFigure level that answers for `user` with places at least `needed` segments deep, or
+    None (read DailyFlowFigure): every grant must cover whole places (no department) no deeper than a level kept."""
+    grants = [(p, d) for role, p, d in authz.grants(user) if role in READERS]
+    if not grants or any(d is not None for _p, d in grants):
+        return None
+    level = max([needed] + [depth(p) for p, _d in grants])
+    return level if level <= FLOW_LEVELS[-1] else None
+
+
+def _handoffs_into(f, base, out_by, in_by):
     if f.mode:
         base = base.filter(mode=f.mode)
     if f.item_id:
@@ -243,15 +283,13 @@ def handoffs(user, f):
         out_qs = out_qs.filter(receiving_department_id=f.department_id)
         in_qs = in_qs.filter(department_id=f.department_id)
 
-    def per_partner(qs, column):
-        result = {}
+    def per_partner(qs, column, result):
         for path, n in qs.values_list(column).annotate(n=Sum("cases")).order_by():
             key = child_path(path, "000000/")
             result[key] = result.get(key, 0) + n
-        return result
 
-    out_by, in_by = per_partner(out_qs, "region_path"), per_partner(in_qs, "receiving_region_path")
-    return {"out": sum(out_by.values()), "in": sum(in_by.values()), "out_by_partner": out_by, "in_by_partner": in_by}
+    per_partner(out_qs, "region_path", out_by)
+    per_partner(in_qs, "receiving_region_path", in_by)
 
 
 def _case_dimensions(qs, f, case_prefix, scope_lookup):
@@ -313,9 +351,46 @@ def _rating_rows(user, f):
     return _case_dimensions(qs, f, "case__", "implementation__scopes")
 
 
+def _rating_rollup(user, f, by):
+    """ratings_by from RatingDayFigure, or None when the filter needs a department or item."""
+    sums = _level_rows(user, f, by, RatingDayFigure, RATING_FIELDS)
+    if sums is None:
+        return None
+    unattributed = 0
+    if by is None and (f.mode or f.scope):  # ratings without a case (no mode) or without an implementation (no scope)
+        missing = Q(pk__in=[])
+        if f.mode:
+            missing |= Q(mode="")
+        if f.scope:
+            missing |= Q(scoped=False)
+        unattributed = _level_qs(user, f, None, RatingDayFigure).filter(missing).aggregate(n=Sum("rated"))["n"] or 0
+    out = {}
+    for key, s in sums.items():
+        if key is not None and not (s["ratings"] or s["rectifications"]):
+            continue
+        out[key] = {k: s[k] for k in RATING_FIELDS if k != "rated"}
+    if by is None:
+        out.setdefault(None, dict.fromkeys((k for k in RATING_FIELDS if k != "rated"), 0))
+        out[None]["unattributed"] = unattributed
+    return out
+
+
 def ratings_by(user, f, by=None):
     """Satisfaction over counted initial ratings (appeals upheld excluded), bad ratings and rectification,
-    grouped by 'region' (child of the filter region), 'department' or None (one group)."""
+    grouped by 'region' (child of the filter region), 'department' or None (one group): from the rating
+    rollup when it can answer, else from the ratings."""
+    out = _rating_rollup(user, f, by)
+    if out is None:
+        out = _rating_rows_by(user, f, by)
+    for s in out.values():
+        due = s["rectifications"] - s["appeals_upheld"]
+        s["satisfaction_rate"] = round(s["satisfied"] / s["ratings"], 4) if s["ratings"] else None
+        s["rectification_rate"] = round(s["rectified"] / due, 4) if due else None
+        s.setdefault("unattributed", 0)
+    return out
+
+
+def _rating_rows_by(user, f, by):
     qs, unattributed = _rating_rows(user, f)
     column, key = _group_key(by, f)
     out = {}
@@ -326,7 +401,7 @@ def ratings_by(user, f, by=None):
     counted = qs.filter(status=Evaluation.COUNTED).order_by()
     counted = counted.values(column) if column else counted.values()
     agg = {"total": Count("id"), "good": Count("id", filter=Q(level__in=GOOD_LEVELS)),
-           "bad": Count("id", filter=Q(level__in=(Level.DISSATISFIED, Level.VERY_DISSATISFIED)))}
+           "bad": Count("id", filter=Q(level__in=BAD_LEVELS))}
     rows = counted.annotate(**agg) if column else [qs.filter(status=Evaluation.COUNTED).aggregate(**agg)]
     for r in rows:
         s = slot(key(r[column]) if column else None)
@@ -344,11 +419,8 @@ def ratings_by(user, f, by=None):
         s["rectifications"] += r["total"]
         s["rectified"] += r["done"]
         s["appeals_upheld"] += r["excluded"]
-    for s in out.values():
-        due = s["rectifications"] - s["appeals_upheld"]
-        s["satisfaction_rate"] = round(s["satisfied"] / s["ratings"], 4) if s["ratings"] else None
-        s["rectification_rate"] = round(s["rectified"] / due, 4) if due else None
-        s["unattributed"] = unattributed if not column else 0
+    if not column:
+        out[None]["unattributed"] = unattributed
     return out
 
 

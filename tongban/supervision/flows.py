@@ -3,7 +3,9 @@ the competent department in another (region_path), counted per pair of regions o
 the flows summary (summary.py keeps it with each submission), not from the cases.
 
 Nationally both ends are counted per province; drilling into a region counts the ends inside it one
-level below it (province → prefecture → county) and the ends outside it per province. Every count
+level below it (province → prefecture → county) and the ends outside it per province. The flows cut to
+province and prefecture by month (RegionFlowFigure) answer the national and provincial maps; a
+prefecture's counties read the per-day pairs (DailyFlowFigure). Every count
 goes through the authorisation filter: a supervisor sees the flows of cases their grants let them
 read (competent or receiving region in their subtree)."""
 
@@ -19,8 +21,8 @@ from tongban.core import authz
 from tongban.core.errors import DomainError
 from tongban.directory.models import ROOT_CODE, Region
 
-from . import geo
-from .models import DailyFlowFigure
+from . import figures, geo
+from .models import DailyFlowFigure, RegionFlowFigure
 
 SEGMENT = 7  # "370000/": every code in a path is six digits and a slash
 LEVEL_BELOW = {Region.NATIONAL: "province", Region.PROVINCE: "prefecture", Region.PREFECTURE: "county"}
@@ -80,17 +82,33 @@ def _end_key(field, region):
     return CaseWhen(When(**{f"{field}__startswith": region.path}, then=inner), default=province)
 
 
+def _rollup_querysets(user, start, end, region):
+    """RegionFlowFigure rows (whole months, days at the ends) at the level the map needs, or None when
+    that level is not kept (a prefecture's counties) or the user's grants are narrower (read DailyFlowFigure)."""
+    if start is None or end is None:
+        return None
+    level = figures.flow_rollup_level(user, region.path.count("/") + 1 if region else 2)
+    if level is None:
+        return None
+    out = []
+    for when in figures.period_parts(start, end):
+        qs = RegionFlowFigure.objects.filter(when, level=level)
+        if region is not None:
+            qs = qs.filter(Q(region_path__startswith=region.path) | Q(receiving_region_path__startswith=region.path))
+        out.append(authz.filter_queryset(qs, user))
+    return out
+
+
 def flows(user, start=None, end=None, region_code=None):
     """(region or None, level of the inner ends, [Flow] by count descending)."""
     region = scope_region(region_code)
-    rows = (
-        flow_queryset(user, start, end, region)
-        .annotate(src=_end_key("receiving_region_path", region), dst=_end_key("region_path", region))
-        .values("src", "dst")
-        .annotate(n=Sum("cases"))
-        .order_by()
-    )
-    result = sorted((Flow(r["src"], r["dst"], r["n"]) for r in rows), key=lambda f: (-f.count, f.source, f.target))
+    counts = {}
+    for qs in _rollup_querysets(user, start, end, region) or [flow_queryset(user, start, end, region)]:
+        rows = (qs.annotate(src=_end_key("receiving_region_path", region), dst=_end_key("region_path", region))
+                .values("src", "dst").annotate(n=Sum("cases")).order_by())
+        for r in rows:
+            counts[r["src"], r["dst"]] = counts.get((r["src"], r["dst"]), 0) + r["n"]
+    result = sorted((Flow(src, dst, n) for (src, dst), n in counts.items()), key=lambda f: (-f.count, f.source, f.target))
     level = LEVEL_BELOW[region.level] if region else "province"
     return region, level, result
 

@@ -128,6 +128,68 @@ class DailyFlowFigure(models.Model):
         return f"{self.day} {self.receiving_region_path} → {self.region_path}"
 
 
+class RegionFlowFigure(models.Model):
+    """Cross-region cases per pair of places cut to one level of the region tree (province 2, prefecture 3
+    segments), by day and by month, without department and item: the national map and the hand-offs of
+    a province or prefecture over a year read whole months plus the days at the period's ends, a few
+    thousand rows, instead of a row per day and pair of departments."""
+
+    DAY, MONTH = "d", "m"
+
+    grain = models.CharField("粒度", max_length=1, choices=[(DAY, "日"), (MONTH, "月")])
+    period = models.DateField("日期或月初")
+    level = models.PositiveSmallIntegerField("层级（区划路径段数）")
+    region_path = models.CharField("办理地区划路径", max_length=80)
+    receiving_region_path = models.CharField("收件地区划路径", max_length=80)
+    mode = models.CharField("业务模式", max_length=8, choices=Mode.choices)
+    scopes = FlagSetField("通办范围", flags=SCOPES, blank=True)
+    cases = models.PositiveIntegerField("件数", default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "跨域流转分级统计"
+        constraints = [models.UniqueConstraint(fields=["grain", "period", "level", "region_path", "receiving_region_path", "mode", "scopes"],
+                                               name="region_flow_figure_key")]
+        indexes = [models.Index(fields=["level", "grain", "period"], name="rff_level_period"),
+                   models.Index(fields=["level", "region_path", "grain", "period"], name="rff_level_region",
+                                opclasses=["int2_ops", "varchar_pattern_ops", "varchar_pattern_ops", "date_ops"]),
+                   models.Index(fields=["level", "receiving_region_path", "grain", "period"], name="rff_level_receiving",
+                                opclasses=["int2_ops", "varchar_pattern_ops", "varchar_pattern_ops", "date_ops"])]
+
+    def __str__(self):
+        return f"{self.grain}{self.period} {self.receiving_region_path} → {self.region_path}"
+
+
+class RatingDayFigure(models.Model):
+    """好差评 per rating day, place (per level of the region tree, like RegionDayFigure), mode and scopes:
+    initial ratings (all, and counted), satisfied and bad among the counted, and the rectifications of
+    those ratings (all, done, excluded on appeal). Mode "" marks a rating without a case and `scoped`
+    false one without an implementation: the page counts them apart under a mode or scope filter. Kept
+    by the rating services in the same transaction (tongban.evaluation.figures_hook) and by rebuilds."""
+
+    day = models.DateField("评价日期")
+    level = models.PositiveSmallIntegerField("层级（区划路径段数）")
+    region_path = models.CharField("区划路径", max_length=80)
+    mode = models.CharField("业务模式（空：无办件）", max_length=8, blank=True)
+    scopes = FlagSetField("通办范围", flags=SCOPES, blank=True)
+    scoped = models.BooleanField("有实施清单", default=True)
+    rated = models.PositiveIntegerField("评价数（含不计入）", default=0)
+    ratings = models.PositiveIntegerField("计入评价数", default=0)
+    satisfied = models.PositiveIntegerField("满意数", default=0)
+    bad = models.PositiveIntegerField("差评数", default=0)
+    rectifications = models.PositiveIntegerField("整改数", default=0)
+    rectified = models.PositiveIntegerField("已整改数", default=0)
+    appeals_upheld = models.PositiveIntegerField("申诉成立数", default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "好差评日统计"
+        constraints = [models.UniqueConstraint(fields=["day", "level", "region_path", "mode", "scopes", "scoped"], name="rating_day_figure_key")]
+        indexes = [models.Index(fields=["level", "region_path", "day"], name="rtf_level_region_day",
+                                opclasses=["int2_ops", "varchar_pattern_ops", "date_ops"])]
+
+    def __str__(self):
+        return f"{self.day} {self.region_path}"
+
+
 class OpenCase(models.Model):
     """The cases still open with a due date (a copy of their place and deadline), kept in step with each
     case step: the overdue count reads this small table, not the millions of finished cases."""
@@ -143,7 +205,12 @@ class OpenCase(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "在办办件期限"
-        indexes = [models.Index(fields=["region_path", "due_date"], name="open_case_region_due", opclasses=["varchar_pattern_ops", "date_ops"])]
+        # Index-only counts (PostgreSQL INCLUDE; other databases get the key columns only): nationally by due
+        # date, in a region by place and due date.
+        indexes = [models.Index(fields=["region_path", "due_date"], name="open_case_region_due", opclasses=["varchar_pattern_ops", "date_ops"],
+                                include=["submitted_at", "department_id", "item_id", "mode", "scopes"]),
+                   models.Index(fields=["due_date"], name="open_case_due", include=["region_path", "submitted_at", "department_id", "item_id",
+                                                                                   "mode", "scopes"])]
 
     def __str__(self):
         return str(self.case_id)

@@ -5,7 +5,9 @@ here (replicated conclusions from other nodes, imports, corrections).
 Tables: `DailyCaseFigure` (day × place × department × item × mode × scopes), `RegionDayFigure` (the same
 per level of the region tree, without department and item), `RankingFigure` (per department and per
 item, by day and by month), `DailyFlowFigure` (cross-region cases per day and pair of places), `OpenCase`
-(open cases with a due date, for the overdue count).
+(open cases with a due date, for the overdue count), `RegionFlowFigure` (the flows cut to province and
+prefecture, by day and month) and `RatingDayFigure` (好差评 and their rectifications, per level; kept by
+the rating services through `tongban.evaluation.signals.rating_changed`).
 """
 
 import datetime
@@ -17,10 +19,19 @@ from django.utils import timezone
 from tongban.cases.models import Case
 from tongban.core.workdays import working_days_between
 
-from .models import DailyCaseFigure, DailyFlowFigure, FigureFreshness, OpenCase, RankingFigure, RegionDayFigure
+from .models import (
+    DailyCaseFigure,
+    DailyFlowFigure,
+    FigureFreshness,
+    OpenCase,
+    RankingFigure,
+    RatingDayFigure,
+    RegionDayFigure,
+    RegionFlowFigure,
+)
 
 FRESHNESS = "daily_case_figure"
-FULL_REBUILD = "rollups_v2"  # set by a full rebuild: the tables of this version were built from all the cases
+FULL_REBUILD = "rollups_v3"  # set by a full rebuild: the tables of this version were built from all the cases
 FRESHNESS_GRAIN = datetime.timedelta(minutes=1)
 RECEIVED_ACTIONS = frozenset({"submit", "forward"})
 COUNT_FIELDS = ("received", "accepted", "concluded", "concluded_on_time", "work_days")
@@ -28,6 +39,8 @@ OPEN_STATUSES = ("submitted", "supplement", "accepted", "under_review", "special
 LEVELS = (2, 3, 4)  # province, prefecture, county: path segments
 ITEM_LEVEL = 4  # item rankings are kept per county (or higher place)
 ITEM_PROVINCE_LEVEL = 2  # and per province, for national and provincial rankings
+FLOW_LEVELS = (2, 3)  # flows cut to province and prefecture (a county's flows read DailyFlowFigure)
+RATING_FIELDS = ("rated", "ratings", "satisfied", "bad", "rectifications", "rectified", "appeals_upheld")
 
 
 def _local_day(dt):
@@ -94,12 +107,43 @@ def _bump(case, day, **inc):
     _touch()
 
 
+def flow_keys(day, region_path, receiving_region_path, mode, scopes):
+    """The RegionFlowFigure keys one cross-region case adds to: both places cut to each level, by day and by month."""
+    for level in FLOW_LEVELS:
+        for grain, period in ((RegionFlowFigure.DAY, day), (RegionFlowFigure.MONTH, month_of(day))):
+            yield {"grain": grain, "period": period, "level": level, "region_path": at_level(region_path, level),
+                   "receiving_region_path": at_level(receiving_region_path, level), "mode": mode, "scopes": scopes}
+
+
 def _flow(case, day):
     if not case.receiving_region_path or case.receiving_region_path == case.region_path:
         return
     _upsert(DailyFlowFigure, {"day": day, "region_path": case.region_path, "receiving_region_path": case.receiving_region_path,
                               "department_id": case.department_id, "receiving_department_id": case.receiving_department_id or 0,
                               "item_id": case.implementation.item_id, "mode": case.mode, "scopes": _scopes(case)}, {"cases": 1})
+    for key in flow_keys(day, case.region_path, case.receiving_region_path, case.mode, _scopes(case)):
+        _upsert(RegionFlowFigure, key, {"cases": 1})
+
+
+def rating_keys(day, region_path, mode, scopes, scoped):
+    for level in LEVELS:
+        yield {"day": day, "level": level, "region_path": at_level(region_path, level), "mode": mode, "scopes": scopes, "scoped": scoped}
+
+
+def rating_place(evaluation):
+    """(day, region path, mode, scopes, scoped) of an initial rating's figures."""
+    impl = evaluation.implementation if evaluation.implementation_id else None
+    return (_local_day(evaluation.created_at), evaluation.region_path, evaluation.case.mode if evaluation.case_id else "",
+            (impl.scopes or 0) if impl else 0, impl is not None)
+
+
+def on_rating(evaluation, changes):
+    """Add `changes` (RATING_FIELDS → delta) to the figures of an initial rating, in the caller's transaction."""
+    if evaluation.kind != evaluation.INITIAL or not any(changes.values()):
+        return
+    for key in rating_keys(*rating_place(evaluation)):
+        _upsert(RatingDayFigure, key, {k: v for k, v in changes.items() if v})
+    _touch()
 
 
 def sync_open(case):
@@ -200,9 +244,23 @@ def rebuild(since=None):
                  for c in Case.objects.filter(status__in=OPEN_STATUSES, due_date__isnull=False, submitted_at__isnull=False).values(
                      "pk", "region_path", "department_id", "implementation__item_id", "mode", "implementation__scopes", "due_date",
                      "submitted_at").order_by().iterator(chunk_size=5000)]
+    region_flows = {}
+    for fk, row in flows.items():
+        for key in flow_keys(fk[0], fk[1], fk[2], fk[6], fk[7]):
+            if since is not None and key["period"] < since:
+                continue  # a month row that starts before the window: recomputed below from the day rows
+            t = tuple(key.values())
+            if t not in region_flows:
+                region_flows[t] = RegionFlowFigure(**key)
+            region_flows[t].cases += row.cases
+    rated = _rating_rows(lo)
     with transaction.atomic():
-        for model in (DailyCaseFigure, RegionDayFigure, DailyFlowFigure):
+        for model in (DailyCaseFigure, RegionDayFigure, DailyFlowFigure, RatingDayFigure):
             (model.objects.all() if since is None else model.objects.filter(day__gte=since)).delete()
+        (RegionFlowFigure.objects.all() if since is None else RegionFlowFigure.objects.filter(
+            Q(grain=RegionFlowFigure.DAY, period__gte=since) | Q(grain=RegionFlowFigure.MONTH, period__gte=month_of(since)))).delete()
+        RegionFlowFigure.objects.bulk_create(region_flows.values(), batch_size=5000)
+        RatingDayFigure.objects.bulk_create(rated.values(), batch_size=5000)
         OpenCase.objects.all().delete()
         rank_rows = RankingFigure.objects.all() if since is None else RankingFigure.objects.filter(
             Q(grain=RankingFigure.DAY, period__gte=since) | Q(grain=RankingFigure.MONTH, period__gte=month_of(since)))
@@ -210,7 +268,8 @@ def rebuild(since=None):
         for model, rows in ((DailyCaseFigure, daily), (RegionDayFigure, regional), (DailyFlowFigure, flows), (RankingFigure, ranked)):
             model.objects.bulk_create(rows.values(), batch_size=5000)
         if since is not None and since != month_of(since):
-            _month_from_days(month_of(since))  # the window's first month, partly before it: summed from its day rows
+            _month_from_days(month_of(since))
+            _flow_month_from_days(month_of(since))  # the window's first month, partly before it: summed from its day rows
         OpenCase.objects.bulk_create(open_rows, batch_size=5000)
         now = timezone.now()
         FigureFreshness.objects.update_or_create(name=FRESHNESS, defaults={"rebuilt_at": now, "updated_at": now})
@@ -228,6 +287,43 @@ def _month_from_days(month):
     RankingFigure.objects.bulk_create([RankingFigure(grain=RankingFigure.MONTH, period=month, kind=r["kind"], key_id=r["key_id"],
                                                      region_path=r["region_path"], **{k: r[k] for k in COUNT_FIELDS}) for r in sums],
                                       batch_size=5000)
+
+
+def _flow_month_from_days(month):
+    nxt = (month + datetime.timedelta(days=32)).replace(day=1)
+    RegionFlowFigure.objects.filter(grain=RegionFlowFigure.MONTH, period=month).delete()
+    sums = (RegionFlowFigure.objects.filter(grain=RegionFlowFigure.DAY, period__gte=month, period__lt=nxt)
+            .values("level", "region_path", "receiving_region_path", "mode", "scopes").annotate(n=Sum("cases")).order_by())
+    RegionFlowFigure.objects.bulk_create([RegionFlowFigure(grain=RegionFlowFigure.MONTH, period=month, cases=r.pop("n"), **r) for r in sums],
+                                         batch_size=5000)
+
+
+def _rating_rows(lo=None):
+    """RatingDayFigure rows recomputed from the initial ratings rated at `lo` or later (all when None)."""
+    from tongban.evaluation.models import BAD_LEVELS as bad
+    from tongban.evaluation.models import GOOD_LEVELS as good
+    from tongban.evaluation.models import Evaluation, Rectification
+
+    qs = Evaluation.objects.filter(kind=Evaluation.INITIAL)
+    if lo is not None:
+        qs = qs.filter(created_at__gte=lo)
+    rows = {}
+    for e in qs.values("created_at", "region_path", "case__mode", "implementation_id", "implementation__scopes", "status", "level",
+                       "rectification__status").order_by().iterator(chunk_size=5000):
+        counted = e["status"] == Evaluation.COUNTED
+        rect = e["rectification__status"]
+        inc = {"rated": 1, "ratings": int(counted), "satisfied": int(counted and e["level"] in good), "bad": int(counted and e["level"] in bad),
+               "rectifications": int(rect is not None), "rectified": int(rect == Rectification.DONE),
+               "appeals_upheld": int(rect == Rectification.EXCLUDED)}
+        place = (_local_day(e["created_at"]), e["region_path"], e["case__mode"] or "", e["implementation__scopes"] or 0,
+                 e["implementation_id"] is not None)
+        for key in rating_keys(*place):
+            t = tuple(key.values())
+            if t not in rows:
+                rows[t] = RatingDayFigure(**key)
+            for k, v in inc.items():
+                setattr(rows[t], k, getattr(rows[t], k) + v)
+    return rows
 
 
 def freshness():
