@@ -40,8 +40,9 @@ def prepare(url, n_cases, regenerate):
     if all(found.get(k) == v for k, v in want.items()):
         log(f"reusing {n_cases:,} cases (--regenerate to rebuild)")
         if found.get("summaries") != cockpit_gen.SUMMARIES:  # the summary tables changed since: refilled from the same data
-            log(f"summary tables {found.get('summaries', '2')} → {cockpit_gen.SUMMARIES}: refilling")
-            cockpit_gen.fill_summaries()
+            only = cockpit_gen.added_since(found.get("summaries", "2"))
+            log(f"summary tables {found.get('summaries', '2')} → {cockpit_gen.SUMMARIES}: filling {', '.join(sorted(only)) if only else 'all'}")
+            cockpit_gen.fill_summaries(only=only)
             with connection.cursor() as cur:
                 set_marker(cur, summaries=cockpit_gen.SUMMARIES)
         return

@@ -22,6 +22,7 @@ from case_data import (  # the bench folder is on the path (cockpit.py puts it t
 
 GENERATOR = "cockpit/2"  # the cases, ratings and inquiries
 SUMMARIES = "3"  # the summary tables filled from them (fill_summaries)
+ADDED_IN = {"3": ("RegionFlowFigure", "RatingDayFigure")}  # tables a summaries version added: filled alone on data of an older one
 STATUS_SHARES = [
     ("draft", 0.005), ("submitted", 0.020), ("supplement", 0.005), ("accepted", 0.020), ("under_review", 0.030),
     ("special", 0.005), ("approved", 0.015), ("denied", 0.005), ("refused", 0.010), ("withdrawn", 0.010),
@@ -230,10 +231,18 @@ def generate(n_cases, n_applicants=10_000, skew=3.0, seed=0.42):
     fill_summaries(t0)
 
 
-def fill_summaries(t0=None):
+def added_since(version):
+    """Names of the summary tables added after summaries `version` (None: unknown, fill all)."""
+    later = [v for v in ADDED_IN if int(v) > int(version or 0)]
+    if not version or any(v not in ADDED_IN for v in map(str, range(int(version) + 1, int(SUMMARIES) + 1))):
+        return None
+    return {name for v in later for name in ADDED_IN[v]}
+
+
+def fill_summaries(t0=None, only=None):
     """The cockpit's summary tables from the generated cases, ratings and inquiries, as summary.rebuild()
     computes them (working days: weekdays here); run again by bench/cockpit.py when SUMMARIES changes
-    without regenerating the data."""
+    without regenerating the data. only: names of the tables to fill (None: all)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -255,118 +264,129 @@ def fill_summaries(t0=None):
     def local_day(col):
         return f"({col} AT TIME ZONE 'Asia/Shanghai')::date"
 
+    ALL = (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase, RegionFlowFigure, RatingDayFigure)
+    wanted = (lambda model: True) if only is None else (lambda model: model.__name__ in only)  # flow levels read the daily flows
+
     with transaction.atomic(), connection.cursor() as cur:
-        for model in (DailyCaseFigure, RegionDayFigure, RankingFigure, DailyFlowFigure, OpenCase, RegionFlowFigure, RatingDayFigure):
-            cur.execute(f"DELETE FROM {model._meta.db_table}")
-        cur.execute(
-            f"""
-            INSERT INTO {DailyCaseFigure._meta.db_table} (day, region_path, region_code, department_id, item_id, mode, scopes, received,
-                accepted, concluded, concluded_on_time, work_days)
-            SELECT day, c.region_path, r.code, c.department_id, im.item_id, c.mode, im.scopes, sum(received), sum(accepted), sum(concluded),
-                   sum(on_time), sum(wd)
-            FROM (
-                SELECT {local_day('submitted_at')} AS day, region_path, region_id, department_id, implementation_id, mode,
-                       1 AS received, 0 AS accepted, 0 AS concluded, 0 AS on_time, 0 AS wd
-                FROM cases_case WHERE submitted_at IS NOT NULL
-                UNION ALL
-                SELECT {local_day('accepted_at')}, region_path, region_id, department_id, implementation_id, mode, 0, 1, 0, 0, 0
-                FROM cases_case WHERE submitted_at IS NOT NULL AND accepted_at IS NOT NULL
-                UNION ALL
-                SELECT {local_day('concluded_at')}, region_path, region_id, department_id, implementation_id, mode, 0, 0, 1,
-                       CASE WHEN due_date IS NOT NULL AND {local_day('concluded_at')} <= due_date THEN 1 ELSE 0 END,
-                       CASE WHEN accepted_at IS NULL THEN 0 ELSE (SELECT count(*) FROM generate_series({local_day('accepted_at')} + 1,
-                            {local_day('concluded_at')}, interval '1 day') d WHERE extract(isodow FROM d) < 6) END
-                FROM cases_case WHERE submitted_at IS NOT NULL AND concluded_at IS NOT NULL
-            ) c
-            JOIN directory_region r ON r.id = c.region_id JOIN catalog_implementation im ON im.id = c.implementation_id
-            GROUP BY day, c.region_path, r.code, c.department_id, im.item_id, c.mode, im.scopes
-            """
-        )
-        step(f"{cur.rowcount} daily summary rows")
-        # Per level of the region tree (summary.at_level: every path segment is 7 characters).
-        cur.execute(
-            f"""
-            INSERT INTO {RegionDayFigure._meta.db_table} (day, level, region_path, mode, scopes, received, accepted, concluded,
-                concluded_on_time, work_days)
-            SELECT day, lv, CASE WHEN length(region_path) > lv * 7 THEN left(region_path, lv * 7) ELSE region_path END, mode, scopes,
-                   sum(received), sum(accepted), sum(concluded), sum(concluded_on_time), sum(work_days)
-            FROM {DailyCaseFigure._meta.db_table} CROSS JOIN (VALUES (2), (3), (4)) AS l(lv)
-            GROUP BY 1, 2, 3, 4, 5
-            """
-        )
-        step(f"{cur.rowcount} region-level daily rows")
-        # Per department (its place) and per item (the county or higher place; the province), by day and by month.
-        cur.execute(
-            f"""
-            INSERT INTO {RankingFigure._meta.db_table} (grain, period, kind, key_id, region_path, received, accepted, concluded,
-                concluded_on_time, work_days)
-            SELECT g.grain, CASE WHEN g.grain = 'd' THEN day ELSE date_trunc('month', day)::date END,
-                   k.kind, CASE WHEN k.kind = 'd' THEN department_id ELSE item_id END,
-                   CASE WHEN k.kind = 'd' THEN region_path
-                        WHEN k.kind = 'i' AND length(region_path) > 28 THEN left(region_path, 28)
-                        WHEN k.kind = 'p' AND length(region_path) > 14 THEN left(region_path, 14) ELSE region_path END,
-                   sum(received), sum(accepted), sum(concluded), sum(concluded_on_time), sum(work_days)
-            FROM {DailyCaseFigure._meta.db_table} CROSS JOIN (VALUES ('d'), ('m')) AS g(grain) CROSS JOIN (VALUES ('d'), ('i'), ('p')) AS k(kind)
-            GROUP BY 1, 2, 3, 4, 5
-            """
-        )
-        step(f"{cur.rowcount} ranking rows")
-        cur.execute(
-            f"""
-            INSERT INTO {DailyFlowFigure._meta.db_table} (day, region_path, receiving_region_path, department_id, receiving_department_id,
-                item_id, mode, scopes, cases)
-            SELECT {local_day('c.submitted_at')}, c.region_path, c.receiving_region_path, c.department_id, coalesce(c.receiving_department_id, 0),
-                   im.item_id, c.mode, im.scopes, count(*)
-            FROM cases_case c JOIN catalog_implementation im ON im.id = c.implementation_id
-            WHERE c.submitted_at IS NOT NULL AND c.receiving_region_path <> '' AND c.receiving_region_path <> c.region_path
-            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-            """
-        )
-        step(f"{cur.rowcount} daily flow rows")
-        # The flows cut to province and prefecture (summary.FLOW_LEVELS), by day and by month.
-        cur.execute(
-            f"""
-            INSERT INTO {RegionFlowFigure._meta.db_table} (grain, period, level, region_path, receiving_region_path, mode, scopes, cases)
-            SELECT g.grain, CASE WHEN g.grain = 'd' THEN day ELSE date_trunc('month', day)::date END, lv,
-                   CASE WHEN length(region_path) > lv * 7 THEN left(region_path, lv * 7) ELSE region_path END,
-                   CASE WHEN length(receiving_region_path) > lv * 7 THEN left(receiving_region_path, lv * 7) ELSE receiving_region_path END,
-                   mode, scopes, sum(cases)
-            FROM {DailyFlowFigure._meta.db_table} CROSS JOIN (VALUES ('d'), ('m')) AS g(grain) CROSS JOIN (VALUES (2), (3)) AS l(lv)
-            GROUP BY 1, 2, 3, 4, 5, 6, 7
-            """
-        )
-        step(f"{cur.rowcount} flow rows per level")
-        # Ratings per rating day and level (summary._rating_rows): initial ones, with their rectifications.
-        cur.execute(
-            f"""
-            INSERT INTO {RatingDayFigure._meta.db_table} (day, level, region_path, mode, scopes, scoped, rated, ratings, satisfied, bad,
-                rectifications, rectified, appeals_upheld)
-            SELECT {local_day('e.created_at')}, lv,
-                   CASE WHEN length(e.region_path) > lv * 7 THEN left(e.region_path, lv * 7) ELSE e.region_path END,
-                   coalesce(c.mode, ''), coalesce(im.scopes, 0), e.implementation_id IS NOT NULL,
-                   count(*), count(*) FILTER (WHERE e.status = 'counted'),
-                   count(*) FILTER (WHERE e.status = 'counted' AND e.level >= 3),
-                   count(*) FILTER (WHERE e.status = 'counted' AND e.level <= 2),
-                   count(r.id), count(r.id) FILTER (WHERE r.status = 'done'), count(r.id) FILTER (WHERE r.status = 'excluded')
-            FROM evaluation_evaluation e LEFT JOIN cases_case c ON c.id = e.case_id
-            LEFT JOIN catalog_implementation im ON im.id = e.implementation_id
-            LEFT JOIN evaluation_rectification r ON r.evaluation_id = e.id
-            CROSS JOIN (VALUES (2), (3), (4)) AS l(lv)
-            WHERE e.kind = 'initial'
-            GROUP BY 1, 2, 3, 4, 5, 6
-            """
-        )
-        step(f"{cur.rowcount} rating rows per level")
-        cur.execute(
-            f"""
-            INSERT INTO {OpenCase._meta.db_table} (case_id, region_path, department_id, item_id, mode, scopes, due_date, submitted_at)
-            SELECT c.id, c.region_path, c.department_id, im.item_id, c.mode, im.scopes, c.due_date, c.submitted_at
-            FROM cases_case c JOIN catalog_implementation im ON im.id = c.implementation_id
-            WHERE c.status IN ('submitted', 'supplement', 'accepted', 'under_review', 'special', 'approved', 'denied')
-              AND c.due_date IS NOT NULL AND c.submitted_at IS NOT NULL
-            """
-        )
-        step(f"{cur.rowcount} open cases with a due date")
+        for model in ALL:
+            if wanted(model):
+                cur.execute(f"DELETE FROM {model._meta.db_table}")
+        if wanted(DailyCaseFigure):
+            cur.execute(
+                f"""
+                INSERT INTO {DailyCaseFigure._meta.db_table} (day, region_path, region_code, department_id, item_id, mode, scopes, received,
+                    accepted, concluded, concluded_on_time, work_days)
+                SELECT day, c.region_path, r.code, c.department_id, im.item_id, c.mode, im.scopes, sum(received), sum(accepted), sum(concluded),
+                       sum(on_time), sum(wd)
+                FROM (
+                    SELECT {local_day('submitted_at')} AS day, region_path, region_id, department_id, implementation_id, mode,
+                           1 AS received, 0 AS accepted, 0 AS concluded, 0 AS on_time, 0 AS wd
+                    FROM cases_case WHERE submitted_at IS NOT NULL
+                    UNION ALL
+                    SELECT {local_day('accepted_at')}, region_path, region_id, department_id, implementation_id, mode, 0, 1, 0, 0, 0
+                    FROM cases_case WHERE submitted_at IS NOT NULL AND accepted_at IS NOT NULL
+                    UNION ALL
+                    SELECT {local_day('concluded_at')}, region_path, region_id, department_id, implementation_id, mode, 0, 0, 1,
+                           CASE WHEN due_date IS NOT NULL AND {local_day('concluded_at')} <= due_date THEN 1 ELSE 0 END,
+                           CASE WHEN accepted_at IS NULL THEN 0 ELSE (SELECT count(*) FROM generate_series({local_day('accepted_at')} + 1,
+                                {local_day('concluded_at')}, interval '1 day') d WHERE extract(isodow FROM d) < 6) END
+                    FROM cases_case WHERE submitted_at IS NOT NULL AND concluded_at IS NOT NULL
+                ) c
+                JOIN directory_region r ON r.id = c.region_id JOIN catalog_implementation im ON im.id = c.implementation_id
+                GROUP BY day, c.region_path, r.code, c.department_id, im.item_id, c.mode, im.scopes
+                """
+            )
+            step(f"{cur.rowcount} daily summary rows")
+        if wanted(RegionDayFigure):
+            # Per level of the region tree (summary.at_level: every path segment is 7 characters).
+            cur.execute(
+                f"""
+                INSERT INTO {RegionDayFigure._meta.db_table} (day, level, region_path, mode, scopes, received, accepted, concluded,
+                    concluded_on_time, work_days)
+                SELECT day, lv, CASE WHEN length(region_path) > lv * 7 THEN left(region_path, lv * 7) ELSE region_path END, mode, scopes,
+                       sum(received), sum(accepted), sum(concluded), sum(concluded_on_time), sum(work_days)
+                FROM {DailyCaseFigure._meta.db_table} CROSS JOIN (VALUES (2), (3), (4)) AS l(lv)
+                GROUP BY 1, 2, 3, 4, 5
+                """
+            )
+            step(f"{cur.rowcount} region-level daily rows")
+        if wanted(RankingFigure):
+            # Per department (its place) and per item (the county or higher place; the province), by day and by month.
+            cur.execute(
+                f"""
+                INSERT INTO {RankingFigure._meta.db_table} (grain, period, kind, key_id, region_path, received, accepted, concluded,
+                    concluded_on_time, work_days)
+                SELECT g.grain, CASE WHEN g.grain = 'd' THEN day ELSE date_trunc('month', day)::date END,
+                       k.kind, CASE WHEN k.kind = 'd' THEN department_id ELSE item_id END,
+                       CASE WHEN k.kind = 'd' THEN region_path
+                            WHEN k.kind = 'i' AND length(region_path) > 28 THEN left(region_path, 28)
+                            WHEN k.kind = 'p' AND length(region_path) > 14 THEN left(region_path, 14) ELSE region_path END,
+                       sum(received), sum(accepted), sum(concluded), sum(concluded_on_time), sum(work_days)
+                FROM {DailyCaseFigure._meta.db_table} CROSS JOIN (VALUES ('d'), ('m')) AS g(grain) CROSS JOIN (VALUES ('d'), ('i'), ('p')) AS k(kind)
+                GROUP BY 1, 2, 3, 4, 5
+                """
+            )
+            step(f"{cur.rowcount} ranking rows")
+        if wanted(DailyFlowFigure):
+            cur.execute(
+                f"""
+                INSERT INTO {DailyFlowFigure._meta.db_table} (day, region_path, receiving_region_path, department_id, receiving_department_id,
+                    item_id, mode, scopes, cases)
+                SELECT {local_day('c.submitted_at')}, c.region_path, c.receiving_region_path, c.department_id, coalesce(c.receiving_department_id, 0),
+                       im.item_id, c.mode, im.scopes, count(*)
+                FROM cases_case c JOIN catalog_implementation im ON im.id = c.implementation_id
+                WHERE c.submitted_at IS NOT NULL AND c.receiving_region_path <> '' AND c.receiving_region_path <> c.region_path
+                GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                """
+            )
+            step(f"{cur.rowcount} daily flow rows")
+        if wanted(RegionFlowFigure):
+            # The flows cut to province and prefecture (summary.FLOW_LEVELS), by day and by month.
+            cur.execute(
+                f"""
+                INSERT INTO {RegionFlowFigure._meta.db_table} (grain, period, level, region_path, receiving_region_path, mode, scopes, cases)
+                SELECT g.grain, CASE WHEN g.grain = 'd' THEN day ELSE date_trunc('month', day)::date END, lv,
+                       CASE WHEN length(region_path) > lv * 7 THEN left(region_path, lv * 7) ELSE region_path END,
+                       CASE WHEN length(receiving_region_path) > lv * 7 THEN left(receiving_region_path, lv * 7) ELSE receiving_region_path END,
+                       mode, scopes, sum(cases)
+                FROM {DailyFlowFigure._meta.db_table} CROSS JOIN (VALUES ('d'), ('m')) AS g(grain) CROSS JOIN (VALUES (2), (3)) AS l(lv)
+                GROUP BY 1, 2, 3, 4, 5, 6, 7
+                """
+            )
+            step(f"{cur.rowcount} flow rows per level")
+        if wanted(RatingDayFigure):
+            # Ratings per rating day and level (summary._rating_rows): initial ones, with their rectifications.
+            cur.execute(
+                f"""
+                INSERT INTO {RatingDayFigure._meta.db_table} (day, level, region_path, mode, scopes, scoped, rated, ratings, satisfied, bad,
+                    rectifications, rectified, appeals_upheld)
+                SELECT {local_day('e.created_at')}, lv,
+                       CASE WHEN length(e.region_path) > lv * 7 THEN left(e.region_path, lv * 7) ELSE e.region_path END,
+                       coalesce(c.mode, ''), coalesce(im.scopes, 0), e.implementation_id IS NOT NULL,
+                       count(*), count(*) FILTER (WHERE e.status = 'counted'),
+                       count(*) FILTER (WHERE e.status = 'counted' AND e.level >= 3),
+                       count(*) FILTER (WHERE e.status = 'counted' AND e.level <= 2),
+                       count(r.id), count(r.id) FILTER (WHERE r.status = 'done'), count(r.id) FILTER (WHERE r.status = 'excluded')
+                FROM evaluation_evaluation e LEFT JOIN cases_case c ON c.id = e.case_id
+                LEFT JOIN catalog_implementation im ON im.id = e.implementation_id
+                LEFT JOIN evaluation_rectification r ON r.evaluation_id = e.id
+                CROSS JOIN (VALUES (2), (3), (4)) AS l(lv)
+                WHERE e.kind = 'initial'
+                GROUP BY 1, 2, 3, 4, 5, 6
+                """
+            )
+            step(f"{cur.rowcount} rating rows per level")
+        if wanted(OpenCase):
+            cur.execute(
+                f"""
+                INSERT INTO {OpenCase._meta.db_table} (case_id, region_path, department_id, item_id, mode, scopes, due_date, submitted_at)
+                SELECT c.id, c.region_path, c.department_id, im.item_id, c.mode, im.scopes, c.due_date, c.submitted_at
+                FROM cases_case c JOIN catalog_implementation im ON im.id = c.implementation_id
+                WHERE c.status IN ('submitted', 'supplement', 'accepted', 'under_review', 'special', 'approved', 'denied')
+                  AND c.due_date IS NOT NULL AND c.submitted_at IS NOT NULL
+                """
+            )
+            step(f"{cur.rowcount} open cases with a due date")
     from tongban.supervision.models import FigureFreshness
     from tongban.supervision.summary import FRESHNESS, FULL_REBUILD
 
