@@ -247,6 +247,8 @@ def handoffs(user, f):
     an item or a county): out (received here, competent
     elsewhere) and in (competent here, received elsewhere), counted per partner region (province of the
     other side). Mode and scope filters apply (every hand-off is a case with both)."""
+    if depth(f.region_path) <= 1:  # the whole country: both places of every case are inside, nothing goes in or out
+        return {"out": 0, "in": 0, "out_by_partner": {}, "in_by_partner": {}}
     level = None if f.department_id or f.item_id else flow_rollup_level(user, max(depth(f.region_path), LEVELS[0]))
     if level is None:
         bases = [authz.filter_queryset(DailyFlowFigure.objects.all(), user).filter(day__gte=f.start, day__lte=f.end)]

@@ -62,7 +62,10 @@ class RegionDayFigure(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "地区办件日统计"
         constraints = [models.UniqueConstraint(fields=["day", "level", "region_path", "mode", "scopes"], name="region_day_figure_key")]
-        indexes = [models.Index(fields=["level", "region_path", "day"], name="rdf_level_region_day", opclasses=["int2_ops", "varchar_pattern_ops", "date_ops"])]
+        # Covering on PostgreSQL (INCLUDE): a year's national total reads tens of thousands of rows spread over
+        # as many pages; an index-only scan does not visit them.
+        indexes = [models.Index(fields=["level", "region_path", "day"], name="rdf_level_region_day", opclasses=["int2_ops", "varchar_pattern_ops", "date_ops"],
+                                include=["mode", "scopes", "received", "accepted", "concluded", "concluded_on_time", "work_days"])]
 
     def __str__(self):
         return f"{self.day} {self.region_path}"
@@ -149,7 +152,8 @@ class RegionFlowFigure(models.Model):
         verbose_name = verbose_name_plural = "跨域流转分级统计"
         constraints = [models.UniqueConstraint(fields=["grain", "period", "level", "region_path", "receiving_region_path", "mode", "scopes"],
                                                name="region_flow_figure_key")]
-        indexes = [models.Index(fields=["level", "grain", "period"], name="rff_level_period"),
+        indexes = [models.Index(fields=["level", "grain", "period"], name="rff_level_period",
+                                include=["region_path", "receiving_region_path", "mode", "scopes", "cases"]),
                    models.Index(fields=["level", "region_path", "grain", "period"], name="rff_level_region",
                                 opclasses=["int2_ops", "varchar_pattern_ops", "varchar_pattern_ops", "date_ops"]),
                    models.Index(fields=["level", "receiving_region_path", "grain", "period"], name="rff_level_receiving",
