@@ -2,9 +2,11 @@
 
 Case counts (received, accepted, concluded, on time, working days) are sums over the summary tables
 (summary.py): `RegionDayFigure` (per level of the region tree) for totals, trends and region rankings,
-`DailyCaseFigure` when a department or item is involved; overdue from `OpenCase`, hand-offs from
-`DailyFlowFigure`; ratings and inquiries are indexed queries on their own (smaller) tables. Every
-queryset goes through `authz.filter_queryset`; the region filter keeps the competent subtree.
+`DailyCaseFigure` when a department or item is involved; overdue from `OpenCase`; hand-offs from
+`RegionFlowFigure` (places cut to province/prefecture, by month) or `DailyFlowFigure`; ratings from
+`RatingDayFigure` (per level) or, for a department or item, the ratings; inquiries are index-only
+counts on their own table. Every queryset goes through `authz.filter_queryset`; the region filter
+keeps the competent subtree.
 """
 
 from dataclasses import dataclass
