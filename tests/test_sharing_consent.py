@@ -382,3 +382,37 @@ def test_remote_issuer_request_release_and_tampered_release(world):
     assert er2.status == "failed" and "摘要" in er2.reason and not case2.materials.exists()
     assert AccessLog.objects.filter(action="use", outcome="refused", case_uid=str(case2.uid)).exists()
     assert release(er2, dict(s.certificate.data)).status == "failed"  # answered once: a late duplicate changes nothing
+
+
+@pytest.mark.django_db
+def test_supplement_asks_for_a_material_and_the_certificate_answers_it(world):
+    """补正 with 免提交: the supplement notice offers the applicant's certificate for the asked material; once used
+    (verified, under consent) it is that material of the second round and the case can be resubmitted."""
+    from tongban.cases import services as cases
+
+    s = world()
+    w = s.w
+    for m in w.materials:
+        cases.add_material(s.applicant.user, s.case.pk, m.pk, upload(f"{m.name}.pdf", PDF_BYTES + m.name.encode()))
+    case = cases.submit(s.applicant.user, s.case.pk, None)
+    other = next(m for m in w.materials if m.pk != s.material.pk)
+    w.act(case, "request_supplement", w.clerk, items=[{"material_id": s.material.pk, "problem": "复印件不清晰"},
+                                                       {"material_id": other.pk, "problem": "缺少签字"}])
+    page = s.client.get(f"/my/cases/{case.pk}/").content.decode()
+    consent_url = f"/my/evidence/consent/{case.pk}/{s.material.pk}/"
+    assert "复印件不清晰" in page and "使用我的电子证照" in page and consent_url in page
+    assert f"/my/evidence/consent/{case.pk}/{other.pk}/" not in page  # no certificate stands for the other one
+    assert s.client.post(consent_url, {"offer": f"c{s.certificate.pk}", "agree": "yes"}).status_code == 302
+    page = s.client.get(f"/my/cases/{case.pk}/").content.decode()
+    assert "已使用电子证照（已核验）" in page and s.certificate.identifier in page and consent_url not in page
+    reused = case.materials.get(how="reuse")
+    assert reused.material_id == s.material.pk and reused.round == 2
+    # The other asked material still needs a file; with it the case goes back to the department.
+    r = s.client.post(f"/my/cases/{case.pk}/", {"action": "resubmit"})
+    assert r.status_code == 422 and other.name in r.content.decode()
+    r = s.client.post(f"/my/cases/{case.pk}/", {"action": "resubmit", f"material_{other.pk}": upload("签字版.pdf", PDF_BYTES + b"v2")})
+    assert r.status_code == 302
+    case.refresh_from_db()
+    assert case.status == "submitted"
+    current = {m.material_id: m for m in cases.current_materials(case)}
+    assert current[s.material.pk].how == "reuse" and current[other.pk].file_name == "签字版.pdf"

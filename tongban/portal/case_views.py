@@ -410,10 +410,18 @@ def _case_page(request, case, failure=None):
         for m in CaseMaterial.objects.filter(case=case, created_at__gte=supplement.requested_at).order_by("id"):
             fresh[m.material_id] = m
         names = {m.pk: m for m in case.item_version.materials.all()}
+        # 免提交 in the supplement too: the applicant's certificates that may stand for an asked material.
+        answering = case.status == S.SUPPLEMENT
+        offered = evidence.offers_by_material(case) if answering else {}
+        requested = using.pending_requests(case) if answering else {}
+        reused = using.reused_materials(case) if answering else {}
         for item in supplement.items:
             mid = item.get("material_id")
+            again = reused.get(mid)
             supplement_items.append({**item, "material": names.get(mid), "input": f"material_{mid}", "id": f"material-{mid}",
-                                     "fresh": fresh.get(mid), "error": (failure.materials.get(mid, "") if failure else "")})
+                                     "fresh": fresh.get(mid), "error": (failure.materials.get(mid, "") if failure else ""),
+                                     "offers": offered.get(mid, []), "requested": requested.get(mid),
+                                     "reused": again if again is not None and fresh.get(mid) is not None and again.case_material_id == fresh[mid].pk else None})
     paid = case.payments.filter(status=Payment.PAID).first()
     try:
         delivery = case.delivery
