@@ -149,9 +149,11 @@ def on_rating(evaluation, changes):
 def sync_open(case):
     """The case's row in OpenCase: present while it is open with a due date, with its current deadline."""
     if case.status in OPEN_STATUSES and case.due_date is not None and case.submitted_at is not None:
-        OpenCase.objects.update_or_create(case_id=case.pk, defaults={
-            "region_path": case.region_path, "department_id": case.department_id, "item_id": case.implementation.item_id,
-            "mode": case.mode, "scopes": _scopes(case), "due_date": case.due_date, "submitted_at": case.submitted_at})
+        values = {"region_path": case.region_path, "department_id": case.department_id, "item_id": case.implementation.item_id,
+                  "mode": case.mode, "scopes": _scopes(case), "due_date": case.due_date, "submitted_at": case.submitted_at}
+        # Most steps change neither place nor deadline: no write (and no row lock) then.
+        if OpenCase.objects.filter(case_id=case.pk).values(*values).first() != values:
+            OpenCase.objects.update_or_create(case_id=case.pk, defaults=values)
     else:
         OpenCase.objects.filter(case_id=case.pk).delete()
 
