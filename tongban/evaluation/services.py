@@ -368,10 +368,11 @@ def review(user, rect_id, upheld, opinion):
         _step(rect, user, "review", "复核：申诉成立", Rectification.EXCLUDED, note=opinion, data={"upheld": True})
         rect.status, rect.result, rect.completed_at = Rectification.EXCLUDED, opinion, timezone.now()
         ev = rect.evaluation
-        if ev.status == Evaluation.COUNTED:
+        counted = ev.status == Evaluation.COUNTED
+        if counted:
             Evaluation.objects.filter(pk=ev.pk).update(status=Evaluation.EXCLUDED)
-            _changed(ev, ratings=-1, satisfied=-int(ev.level in GOOD_LEVELS), bad=-int(ev.is_bad))
-        _changed(ev, appeals_upheld=1)
+        _changed(ev, appeals_upheld=1, ratings=-int(counted), satisfied=-int(counted and ev.level in GOOD_LEVELS),
+                 bad=-int(counted and ev.is_bad))
         _tell_applicant(rect, "评价复核结果", f"经复核，您的评价被认定为误评或不实评价，不计入统计：{opinion}"[:480])
     else:
         before = rect.steps.filter(action="appeal").order_by("-id").values_list("status_from", flat=True).first() or Rectification.OPEN
